@@ -1,87 +1,87 @@
 // One request/response pair, and the single place where response-side faults are applied.
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Fault, Operation } from './options.js';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Fault, Operation } from './options.js'
 
 // After an early error, bodies up to this size are read and discarded so the connection can be reused
 // (Tomcat's maxSwallowSize does the same). Larger or unknown-length bodies get the connection closed.
-const SWALLOW_LIMIT = 2 * 1024 * 1024;
+const SWALLOW_LIMIT = 2 * 1024 * 1024
 // How long a closing connection keeps discarding input after our FIN (see lingerOnClose).
-const LINGER_MS = 2000;
+const LINGER_MS = 2000
 
 export interface SendOptions {
   /** Answer with `Connection: close` and close the connection afterwards. */
-  close?: boolean;
+  close?: boolean
 }
 
 export class Exchange {
   /** Set once a `stallBody` fault used its delay while reading the body. */
-  delaySpent = false;
-  readonly startedAt = Date.now();
+  delaySpent = false
+  readonly startedAt = Date.now()
 
-  constructor(
+  constructor (
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly operation: Operation | undefined,
     readonly fault: Fault | undefined,
-    readonly signal: AbortSignal,
+    readonly signal: AbortSignal
   ) {}
 
-  get gone(): boolean {
-    return this.req.socket.destroyed;
+  get gone (): boolean {
+    return this.req.socket.destroyed
   }
 
   /** Ends the exchange without any response. */
-  drop(): void {
-    this.req.socket.destroy();
+  drop (): void {
+    this.req.socket.destroy()
   }
 
-  json(status: number, payload: unknown, options?: SendOptions): Promise<void> {
-    return this.send(status, JSON.stringify(payload), 'application/json', options);
+  json (status: number, payload: unknown, options?: SendOptions): Promise<void> {
+    return this.send(status, JSON.stringify(payload), 'application/json', options)
   }
 
   /** CIC error bodies carry a `message` field (as in the sibling Harmony API). */
-  error(status: number, message: string, options?: SendOptions): Promise<void> {
-    return this.json(status, { message }, options);
+  error (status: number, message: string, options?: SendOptions): Promise<void> {
+    return this.json(status, { message }, options)
   }
 
   /**
    * Answers a request whose body has not been read (yet): small bodies are swallowed and the
    * connection is kept; large, unknown-length or refused-for-size ones close the connection.
    */
-  reject(status: number, message: string): Promise<void> {
-    const declared = this.req.headers['content-length'];
-    const swallow = declared !== undefined && Number(declared) <= SWALLOW_LIMIT && status !== 413;
-    return this.error(status, message, { close: !swallow && !this.req.complete });
+  reject (status: number, message: string): Promise<void> {
+    const declared = this.req.headers['content-length']
+    const swallow = declared !== undefined && Number(declared) <= SWALLOW_LIMIT && status !== 413
+    return this.error(status, message, { close: !swallow && !this.req.complete })
   }
 
-  async send(status: number, body: string, contentType: string, options: SendOptions = {}): Promise<void> {
-    const fault = this.fault;
+  async send (status: number, body: string, contentType: string, options: SendOptions = {}): Promise<void> {
+    const fault = this.fault
     if (fault?.delayMs && !this.delaySpent) {
-      this.delaySpent = true;
-      await sleep(fault.delayMs, undefined, { signal: this.signal });
+      this.delaySpent = true
+      await sleep(fault.delayMs, undefined, { signal: this.signal })
     }
-    if (this.gone) return;
+    if (this.gone) return
     // A drop fault that reaches this point means "do the work, never answer".
     if (fault?.drop) {
-      this.drop();
-      return;
+      this.drop()
+      return
     }
-    const payload = Buffer.from(body, 'utf8');
-    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'content-length': payload.length };
-    for (const [name, value] of Object.entries(fault?.headers ?? {})) headers[name.toLowerCase()] = value;
+    const payload = Buffer.from(body, 'utf8')
+    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'content-length': payload.length }
+    for (const [name, value] of Object.entries(fault?.headers ?? {})) headers[name.toLowerCase()] = value
     if (options.close) {
-      headers.connection = 'close';
-      lingerOnClose(this.req.socket);
+      headers.connection = 'close'
+      lingerOnClose(this.req.socket)
     }
-    this.res.writeHead(status, headers);
+    this.res.writeHead(status, headers)
     if (fault?.truncate) {
       // Full Content-Length announced, half the body sent, then the connection dies.
-      this.res.write(payload.subarray(0, payload.length >> 1), () => this.drop());
-      return;
+      this.res.write(payload.subarray(0, payload.length >> 1), () => this.drop())
+      return
     }
-    this.res.end(payload);
+    this.res.end(payload)
   }
 }
 
@@ -91,13 +91,13 @@ export class Exchange {
  * our response before reading it. So: half-close, keep discarding input for a moment, then destroy
  * (Apache's "lingering close"). Node calls `socket.destroySoon()` for such responses.
  */
-function lingerOnClose(socket: Socket): void {
-  const target = socket as Socket & { destroySoon(): void };
-  target.destroySoon = function destroySoon(this: Socket): void {
-    this.end();
-    this.resume();
-    const timer = setTimeout(() => this.destroy(), LINGER_MS).unref();
-    this.once('close', () => clearTimeout(timer));
-    this.once('end', () => this.destroy());
-  };
+function lingerOnClose (socket: Socket): void {
+  const target = socket as Socket & { destroySoon(): void }
+  target.destroySoon = function destroySoon (this: Socket): void {
+    this.end()
+    this.resume()
+    const timer = setTimeout(() => this.destroy(), LINGER_MS).unref()
+    this.once('close', () => clearTimeout(timer))
+    this.once('end', () => this.destroy())
+  }
 }

@@ -1,23 +1,23 @@
 // JSON representations, shaped exactly like the samples in Cleo's walkthrough.
-import type { Folder, Mailbox, StoredFile } from './store.js';
+import type { Folder, Mailbox, StoredFile } from './store.js'
 
 export interface ListEnvelope<T> {
-  totalResults: number;
-  startIndex: number;
-  count: number;
-  resources: T[];
+  totalResults: number
+  startIndex: number
+  count: number
+  resources: T[]
 }
 
-export function listEnvelope<T>(all: readonly T[], startIndex: number, count: number): ListEnvelope<T> {
-  const resources = all.slice(startIndex, startIndex + count);
-  return { totalResults: all.length, startIndex, count: resources.length, resources };
+export function listEnvelope<T> (all: readonly T[], startIndex: number, count: number): ListEnvelope<T> {
+  const resources = all.slice(startIndex, startIndex + count)
+  return { totalResults: all.length, startIndex, count: resources.length, resources }
 }
 
-const folderHref = (id: string): string => `/api/folders/${id}`;
+const folderHref = (id: string): string => `/api/folders/${id}`
 
-export function folderResource(folder: Folder): Record<string, unknown> {
-  const links = { self: { href: folderHref(folder.id) } };
-  const meta = { lastModified: folder.lastModified };
+export function folderResource (folder: Folder): Record<string, unknown> {
+  const links = { self: { href: folderHref(folder.id) } }
+  const meta = { lastModified: folder.lastModified }
   switch (folder.kind) {
     case 'home':
       return {
@@ -28,8 +28,8 @@ export function folderResource(folder: Folder): Record<string, unknown> {
         permissions: [],
         systemProtected: { delete: false, rename: false },
         _links: links,
-        meta,
-      };
+        meta
+      }
     case 'download':
     case 'upload':
       return {
@@ -41,8 +41,8 @@ export function folderResource(folder: Folder): Record<string, unknown> {
         permissions: [folder.kind],
         systemProtected: { delete: true, rename: true },
         _links: links,
-        meta,
-      };
+        meta
+      }
     case 'archive':
       // A folder the partner created by hand: no subspace, nothing system-protected.
       return {
@@ -53,13 +53,13 @@ export function folderResource(folder: Folder): Record<string, unknown> {
         permissions: ['download'],
         systemProtected: { delete: false, rename: false },
         _links: links,
-        meta,
-      };
+        meta
+      }
   }
 }
 
 /** CIC answers an upload with length 0 and the epoch as lastModified: it does not echo the size. */
-export function fileResource(mailbox: Mailbox, folder: Folder, file: StoredFile): Record<string, unknown> {
+export function fileResource (mailbox: Mailbox, folder: Folder, file: StoredFile): Record<string, unknown> {
   return {
     space: 'home',
     subspace: 'upload',
@@ -69,11 +69,11 @@ export function fileResource(mailbox: Mailbox, folder: Folder, file: StoredFile)
     length: 0,
     path: [
       { href: folderHref(mailbox.home.id), id: mailbox.home.id, name: mailbox.username },
-      { href: folderHref(folder.id), id: folder.id, name: folder.name },
+      { href: folderHref(folder.id), id: folder.id, name: folder.name }
     ],
     permissions: ['overwrite', 'delete'],
     systemProtected: { delete: false, rename: false },
     _links: { self: { href: `/api/files/${file.id}` }, parent: { href: folderHref(folder.id) } },
-    meta: { lastModified: '1970-01-01T00:00:00.000Z' },
-  };
+    meta: { lastModified: '1970-01-01T00:00:00.000Z' }
+  }
 }

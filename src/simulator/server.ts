@@ -1,13 +1,13 @@
 // The simulator's HTTP server: routing, call accounting, fault dispatch and the test-facing handle.
-import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { children, folders, login } from './api.js';
-import { discardBody } from './body.js';
-import type { Context } from './context.js';
-import { control } from './control.js';
-import { Exchange } from './exchange.js';
-import { Faults } from './faults.js';
-import { TokenIssuer } from './jwt.js';
+import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { children, folders, login } from './api.js'
+import { discardBody } from './body.js'
+import type { Context } from './context.js'
+import { control } from './control.js'
+import { Exchange } from './exchange.js'
+import { Faults } from './faults.js'
+import { TokenIssuer } from './jwt.js'
 import {
   checkFault,
   checkSetting,
@@ -19,293 +19,293 @@ import {
   type Fault,
   type Operation,
   type SimulatorOptions,
-  type SimulatorSettings,
-} from './options.js';
-import { Store, type StoredFile } from './store.js';
-import { upload } from './upload.js';
+  type SimulatorSettings
+} from './options.js'
+import { Store, type StoredFile } from './store.js'
+import { upload } from './upload.js'
 
-export type CallCounts = Record<Operation, number>;
+export type CallCounts = Record<Operation, number>
 
 export interface RequestRecord {
   /** 'unknown' for requests that matched no CIC route. */
-  operation: Operation | 'unknown';
-  method: string;
+  operation: Operation | 'unknown'
+  method: string
   /** Path and query as sent. */
-  path: string;
-  headers: IncomingHttpHeaders;
+  path: string
+  headers: IncomingHttpHeaders
   /** ms timestamp of arrival. */
-  at: number;
+  at: number
   /** The fault applied to this call, if any. */
-  fault?: Fault;
+  fault?: Fault
 }
 
 export interface MailboxInfo {
-  username: string;
-  userId: string;
-  homeId: string;
-  downloadId: string;
-  uploadId: string;
+  username: string
+  userId: string
+  homeId: string
+  downloadId: string
+  uploadId: string
 }
 
 export interface Simulator {
   /** Base URL, e.g. `http://127.0.0.1:PORT`. */
-  readonly url: string;
-  readonly port: number;
+  readonly url: string
+  readonly port: number
   /** Snapshot of calls per operation; every matched request counts, failed and faulted ones too. */
-  readonly calls: CallCounts;
+  readonly calls: CallCounts
   /** The last 1000 CIC requests (control API requests excluded), oldest first. */
-  readonly requests: RequestRecord[];
+  readonly requests: RequestRecord[]
   /** Snapshot of the current settings. */
-  readonly settings: SimulatorSettings;
+  readonly settings: SimulatorSettings
   /** Stops listening and destroys every open connection. */
-  close(): Promise<void>;
+  close: () => Promise<void>
   /** Fully received files, in storage order. */
-  files(username?: string): StoredFile[];
-  mailbox(username: string): MailboxInfo;
-  revokeAllTokens(): void;
-  setTokenLifetime(seconds: number): void;
-  recreateFolders(username: string): void;
-  addChildren(username: string, count: number): void;
-  setOption<K extends keyof SimulatorSettings>(name: K, value: SimulatorSettings[K]): void;
-  inject(operation: Operation, fault: Fault): void;
-  clearFaults(): void;
-  pendingFaults(): Record<Operation, Fault[]>;
+  files: (username?: string) => StoredFile[]
+  mailbox: (username: string) => MailboxInfo
+  revokeAllTokens: () => void
+  setTokenLifetime: (seconds: number) => void
+  recreateFolders: (username: string) => void
+  addChildren: (username: string, count: number) => void
+  setOption: <K extends keyof SimulatorSettings>(name: K, value: SimulatorSettings[K]) => void
+  inject: (operation: Operation, fault: Fault) => void
+  clearFaults: () => void
+  pendingFaults: () => Record<Operation, Fault[]>
   /** Forgets files, call counters, the request log and queued faults (restarts a seeded random sequence). */
-  reset(): void;
+  reset: () => void
 }
 
-const REQUEST_LOG_SIZE = 1000;
-const FOLDER_ROUTE = /^\/api\/folders\/([^/]+)\/(children|files)$/;
+const REQUEST_LOG_SIZE = 1000
+const FOLDER_ROUTE = /^\/api\/folders\/([^/]+)\/(children|files)$/
+const METHODS: Record<Operation, string> = { login: 'POST', folders: 'GET', children: 'GET', upload: 'POST' }
 
 type Route =
   | { operation: 'login' | 'folders' }
-  | { operation: 'children' | 'upload'; folderId: string }
-  | { status: 404 | 405; allow?: string };
+  | { operation: 'children' | 'upload', folderId: string }
+  | { status: 404 | 405, allow?: string }
 
-function matchRoute(method: string, path: string): Route {
-  let route: Route;
-  let allow: string;
+function matchRoute (method: string, path: string): Route {
+  let route: Route
   if (path === '/api/authentication') {
-    [route, allow] = [{ operation: 'login' }, 'POST'];
+    route = { operation: 'login' }
   } else if (path === '/api/folders') {
-    [route, allow] = [{ operation: 'folders' }, 'GET'];
+    route = { operation: 'folders' }
   } else {
-    const match = FOLDER_ROUTE.exec(path);
-    if (!match) return { status: 404 };
-    let folderId: string;
+    const match = FOLDER_ROUTE.exec(path)
+    if (match === null) return { status: 404 }
+    let folderId: string
     try {
-      folderId = decodeURIComponent(match[1]!);
+      folderId = decodeURIComponent(match[1] ?? '')
     } catch {
-      return { status: 404 };
+      return { status: 404 }
     }
-    [route, allow] =
-      match[2] === 'children' ? [{ operation: 'children', folderId }, 'GET'] : [{ operation: 'upload', folderId }, 'POST'];
+    route = match[2] === 'children' ? { operation: 'children', folderId } : { operation: 'upload', folderId }
   }
-  return method === allow ? route : { status: 405, allow };
+  const allow = METHODS[route.operation]
+  return method === allow ? route : { status: 405, allow }
 }
 
-function zeroCalls(): CallCounts {
-  return Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as CallCounts;
+function zeroCalls (): CallCounts {
+  return Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as CallCounts
 }
 
-function formatUrl(address: AddressInfo): string {
-  let host = address.address;
+function formatUrl (address: AddressInfo): string {
+  let host = address.address
   // A wildcard address is not something a client can connect to.
-  if (host === '0.0.0.0') host = '127.0.0.1';
-  else if (host === '::') host = '::1';
-  return `http://${address.family === 'IPv6' ? `[${host}]` : host}:${address.port}`;
+  if (host === '0.0.0.0') host = '127.0.0.1'
+  else if (host === '::') host = '::1'
+  return `http://${address.family === 'IPv6' ? `[${host}]` : host}:${address.port}`
 }
 
 class CicSimulator implements Simulator {
-  url = '';
-  port = 0;
-  readonly #server: Server;
-  readonly #ctx: Context;
-  readonly #abort = new AbortController();
-  readonly #controlApi: boolean;
-  #calls = zeroCalls();
-  #requests: RequestRecord[] = [];
-  #closing: Promise<void> | undefined;
+  url = ''
+  port = 0
+  readonly #server: Server
+  readonly #ctx: Context
+  readonly #abort = new AbortController()
+  readonly #controlApi: boolean
+  #calls = zeroCalls()
+  #requests: RequestRecord[] = []
+  #closing: Promise<void> | undefined
 
-  constructor(options: SimulatorOptions) {
-    const settings = resolveSettings(options);
+  constructor (options: SimulatorOptions) {
+    const settings = resolveSettings(options)
     this.#ctx = {
       settings,
       store: new Store(options.accounts ?? [{ username: DEMO_USERNAME, password: DEMO_PASSWORD }]),
       tokens: new TokenIssuer(),
       faults: new Faults(settings.randomFaults),
-      signal: this.#abort.signal,
-    };
-    this.#controlApi = options.controlApi ?? true;
+      signal: this.#abort.signal
+    }
+    this.#controlApi = options.controlApi ?? true
     // No request timeout: a 1 GiB body from a slow client is legitimate here.
-    this.#server = createServer({ requestTimeout: 0, keepAliveTimeout: 5000 }, (req, res) => this.#onRequest(req, res));
+    this.#server = createServer({ requestTimeout: 0, keepAliveTimeout: 5000 }, (req, res) => this.#onRequest(req, res))
   }
 
-  async listen(host: string, port: number): Promise<void> {
+  async listen (host: string, port: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
+      this.#server.once('error', reject)
       this.#server.listen({ host, port }, () => {
-        this.#server.removeListener('error', reject);
-        resolve();
-      });
-    });
-    const address = this.#server.address() as AddressInfo;
-    this.port = address.port;
-    this.url = formatUrl(address);
+        this.#server.removeListener('error', reject)
+        resolve()
+      })
+    })
+    const address = this.#server.address() as AddressInfo
+    this.port = address.port
+    this.url = formatUrl(address)
   }
 
-  close(): Promise<void> {
+  close (): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
-      this.#abort.abort();
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
-    return this.#closing;
+      this.#abort.abort()
+      this.#server.close(() => resolve())
+      this.#server.closeAllConnections()
+    })
+    return this.#closing
   }
 
-  get calls(): CallCounts {
-    return { ...this.#calls };
+  get calls (): CallCounts {
+    return { ...this.#calls }
   }
 
-  get requests(): RequestRecord[] {
-    return [...this.#requests];
+  get requests (): RequestRecord[] {
+    return [...this.#requests]
   }
 
-  get settings(): SimulatorSettings {
-    return structuredClone(this.#ctx.settings);
+  get settings (): SimulatorSettings {
+    return structuredClone(this.#ctx.settings)
   }
 
-  files(username?: string): StoredFile[] {
-    return this.#ctx.store.files(username);
+  files (username?: string): StoredFile[] {
+    return this.#ctx.store.files(username)
   }
 
-  mailbox(username: string): MailboxInfo {
-    const m = this.#ctx.store.mailbox(username);
-    return { username, userId: m.userId, homeId: m.home.id, downloadId: m.download.id, uploadId: m.upload.id };
+  mailbox (username: string): MailboxInfo {
+    const m = this.#ctx.store.mailbox(username)
+    return { username, userId: m.userId, homeId: m.home.id, downloadId: m.download.id, uploadId: m.upload.id }
   }
 
-  revokeAllTokens(): void {
-    this.#ctx.tokens.revokeAll();
+  revokeAllTokens (): void {
+    this.#ctx.tokens.revokeAll()
   }
 
-  setTokenLifetime(seconds: number): void {
-    this.setOption('tokenLifetimeSeconds', seconds);
+  setTokenLifetime (seconds: number): void {
+    this.setOption('tokenLifetimeSeconds', seconds)
   }
 
-  recreateFolders(username: string): void {
-    this.#ctx.store.recreateFolders(username);
+  recreateFolders (username: string): void {
+    this.#ctx.store.recreateFolders(username)
   }
 
-  addChildren(username: string, count: number): void {
-    this.#ctx.store.addChildren(username, count);
+  addChildren (username: string, count: number): void {
+    this.#ctx.store.addChildren(username, count)
   }
 
-  setOption<K extends keyof SimulatorSettings>(name: K, value: SimulatorSettings[K]): void {
-    const checked = checkSetting(name, value);
-    this.#ctx.settings[name] = checked;
-    if (name === 'randomFaults') this.#ctx.faults.setRandom(checked as SimulatorSettings['randomFaults']);
+  setOption<K extends keyof SimulatorSettings> (name: K, value: SimulatorSettings[K]): void {
+    const checked = checkSetting(name, value)
+    this.#ctx.settings[name] = checked
+    if (name === 'randomFaults') this.#ctx.faults.setRandom(checked as SimulatorSettings['randomFaults'])
   }
 
-  inject(operation: Operation, fault: Fault): void {
-    if (!isOperation(operation)) throw new TypeError(`unknown operation ${String(operation)}`);
-    this.#ctx.faults.inject(operation, checkFault(fault));
+  inject (operation: Operation, fault: Fault): void {
+    if (!isOperation(operation)) throw new TypeError(`unknown operation ${String(operation)}`)
+    this.#ctx.faults.inject(operation, checkFault(fault))
   }
 
-  clearFaults(): void {
-    this.#ctx.faults.clear();
+  clearFaults (): void {
+    this.#ctx.faults.clear()
   }
 
-  pendingFaults(): Record<Operation, Fault[]> {
-    return this.#ctx.faults.pending();
+  pendingFaults (): Record<Operation, Fault[]> {
+    return this.#ctx.faults.pending()
   }
 
-  reset(): void {
-    this.#ctx.store.clearFiles();
-    this.#calls = zeroCalls();
-    this.#requests = [];
-    this.#ctx.faults.clear();
-    this.#ctx.faults.reseed();
+  reset (): void {
+    this.#ctx.store.clearFiles()
+    this.#calls = zeroCalls()
+    this.#requests = []
+    this.#ctx.faults.clear()
+    this.#ctx.faults.reseed()
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const method = req.method ?? 'GET';
+  #onRequest (req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    const method = req.method ?? 'GET'
 
     if (this.#controlApi && path.startsWith('/_sim/')) {
-      const ex = new Exchange(req, res, undefined, undefined, this.#ctx.signal);
-      control(this, ex, path).catch((error: unknown) => this.#fail(ex, error));
-      return;
+      const ex = new Exchange(req, res, undefined, undefined, this.#ctx.signal)
+      control(this, ex, path).catch((error: unknown) => this.#fail(ex, error))
+      return
     }
 
-    const route = matchRoute(method, path);
-    const operation = 'operation' in route ? route.operation : undefined;
-    const fault = operation && this.#ctx.faults.take(operation);
-    this.#record({ operation: operation ?? 'unknown', method, path: url, headers: { ...req.headers }, at: Date.now(), ...(fault ? { fault } : {}) });
-    const ex = new Exchange(req, res, operation, fault, this.#ctx.signal);
+    const route = matchRoute(method, path)
+    const operation = 'operation' in route ? route.operation : undefined
+    const fault = operation && this.#ctx.faults.take(operation)
+    this.#record({ operation: operation ?? 'unknown', method, path: url, headers: { ...req.headers }, at: Date.now(), ...(fault ? { fault } : {}) })
+    const ex = new Exchange(req, res, operation, fault, this.#ctx.signal)
 
     if (!('operation' in route)) {
-      if (route.allow) res.setHeader('allow', route.allow);
-      ex.reject(route.status, route.status === 404 ? 'Not found' : 'Method not allowed').catch((error: unknown) => this.#fail(ex, error));
-      return;
+      if (route.allow) res.setHeader('allow', route.allow)
+      ex.reject(route.status, route.status === 404 ? 'Not found' : 'Method not allowed').catch((error: unknown) => this.#fail(ex, error))
+      return
     }
-    this.#calls[route.operation]++;
+    this.#calls[route.operation]++
     this.#dispatch(ex, route, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))).catch((error: unknown) =>
-      this.#fail(ex, error),
-    );
+      this.#fail(ex, error)
+    )
   }
 
-  async #dispatch(ex: Exchange, route: Exclude<Route, { status: number }>, query: URLSearchParams): Promise<void> {
-    const fault = ex.fault;
+  async #dispatch (ex: Exchange, route: Exclude<Route, { status: number }>, query: URLSearchParams): Promise<void> {
+    const fault = ex.fault
     if (fault?.drop === 'immediately' || (fault?.drop === 'mid-body' && route.operation !== 'upload')) {
-      return ex.drop();
+      return ex.drop()
     }
     if (fault?.status !== undefined) {
       // The request is read in full first, as a server that fails after accepting it would.
-      await discardBody(ex.req);
-      const body = fault.body ?? JSON.stringify({ message: STATUS_CODES[fault.status] ?? 'Error' });
-      return ex.send(fault.status, body, looksLikeJson(body) ? 'application/json' : 'text/plain; charset=utf-8');
+      await discardBody(ex.req)
+      const body = fault.body ?? JSON.stringify({ message: STATUS_CODES[fault.status] ?? 'Error' })
+      return ex.send(fault.status, body, looksLikeJson(body) ? 'application/json' : 'text/plain; charset=utf-8')
     }
-    const ctx = this.#ctx;
+    const ctx = this.#ctx
     switch (route.operation) {
       case 'login':
-        return login(ctx, ex);
+        return login(ctx, ex)
       case 'folders':
-        return folders(ctx, ex, query);
+        return folders(ctx, ex, query)
       case 'children':
-        return children(ctx, ex, route.folderId, query);
+        return children(ctx, ex, route.folderId, query)
       case 'upload':
-        return upload(ctx, ex, route.folderId);
+        return upload(ctx, ex, route.folderId)
     }
   }
 
-  #record(entry: RequestRecord): void {
-    if (this.#requests.push(entry) > REQUEST_LOG_SIZE) this.#requests.shift();
+  #record (entry: RequestRecord): void {
+    if (this.#requests.push(entry) > REQUEST_LOG_SIZE) this.#requests.shift()
   }
 
-  #fail(ex: Exchange, error: unknown): void {
+  #fail (ex: Exchange, error: unknown): void {
     // An aborted delay only means the simulator is closing.
     if (!(error instanceof Error && error.name === 'AbortError')) {
-      process.stderr.write(`${JSON.stringify({ msg: 'CIC simulator error', err: String(error) })}\n`);
+      process.stderr.write(`${JSON.stringify({ msg: 'CIC simulator error', err: String(error) })}\n`)
     }
-    if (ex.res.headersSent || ex.gone || this.#abort.signal.aborted) ex.drop();
-    else ex.error(500, 'Internal Server Error', { close: true }).catch(() => ex.drop());
+    if (ex.res.headersSent || ex.gone || this.#abort.signal.aborted) ex.drop()
+    else ex.error(500, 'Internal Server Error', { close: true }).catch(() => ex.drop())
   }
 }
 
-function looksLikeJson(body: string): boolean {
+function looksLikeJson (body: string): boolean {
   try {
-    JSON.parse(body);
-    return true;
+    JSON.parse(body)
+    return true
   } catch {
-    return false;
+    return false
   }
 }
 
 /** Starts a simulator; `port: 0` (the default) picks a free port. */
-export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  const simulator = new CicSimulator(options);
-  await simulator.listen(options.host ?? '127.0.0.1', options.port ?? 0);
-  return simulator;
+export async function startSimulator (options: SimulatorOptions = {}): Promise<Simulator> {
+  const simulator = new CicSimulator(options)
+  await simulator.listen(options.host ?? '127.0.0.1', options.port ?? 0)
+  return simulator
 }
