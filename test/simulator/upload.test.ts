@@ -2,11 +2,12 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { connect } from 'node:net'
+import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { DEMO_PASSWORD, DEMO_USERNAME, startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js'
 
 interface Reply { status: number, headers: Record<string, string | string[] | undefined>, body: any }
-type Body = string | Buffer | AsyncIterable<Buffer>
+type Body = string | Buffer | Readable
 
 const MiB = 1024 * 1024
 
@@ -39,10 +40,13 @@ async function upload (sim: Simulator, token: string, folderId: string, disposit
   return { status: res.statusCode, headers: res.headers, body: parsed }
 }
 
-async function * chunks (count: number, size: number, onDone?: () => void): AsyncGenerator<Buffer> {
+/** `count` chunks of `size` bytes, produced on demand (so backpressure reaches the producer). */
+function chunks (count: number, size: number, onDone?: () => void): Readable {
   const chunk = Buffer.alloc(size, 'c')
-  for (let i = 0; i < count; i++) yield chunk
-  onDone?.()
+  return Readable.from((function * () {
+    for (let i = 0; i < count; i++) yield chunk
+    onDone?.()
+  })(), { objectMode: false })
 }
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex')
