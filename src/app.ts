@@ -1,0 +1,66 @@
+// buildApp(): the one place that wires the HTTP server to the delivery service.
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import type { Spool } from './delivery/body.js'
+import type { DeliveryService } from './delivery/service.js'
+import { documentsRoutes } from './http/documents.js'
+import { healthRoutes } from './http/health.js'
+import { registerProblemHandlers, sendProblem } from './http/problems.js'
+import type { Lifecycle } from './lifecycle.js'
+
+export interface AppDeps {
+  config: Config
+  delivery: DeliveryService
+  spool: Spool
+  lifecycle: Lifecycle
+  logger: Logger
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** A caller's X-Request-Id when it is safe to log and forward; a new UUID otherwise. */
+function requestId (req: IncomingMessage): string {
+  const header = req.headers['x-request-id']
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID()
+}
+
+export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // The documents route logs one line per delivery itself; no generic per-request lines.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    requestIdHeader: false,
+    genReqId: requestId,
+    // Our own onRequest hook answers during shutdown, with problem+json.
+    return503OnClosing: false
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+    if (deps.lifecycle.draining) {
+      void reply.header('connection', 'close')
+      return sendProblem(reply, { code: 'shutting-down', status: 503, title: 'Shutting down', detail: 'this gateway instance is shutting down; the document was not delivered and is safe to resend', delivered: 'no', retryAfterSeconds: 1 })
+    }
+  })
+  app.addHook('onSend', async (request, reply) => {
+    // An unread request body (refused early, e.g. 413) would otherwise be drained byte by byte.
+    if (!request.raw.complete) void reply.header('connection', 'close')
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, durationMs: reply.elapsedTime }, 'request completed')
+  })
+
+  registerProblemHandlers(app)
+  await app.register(healthRoutes, { delivery: deps.delivery, lifecycle: deps.lifecycle })
+  await app.register(documentsRoutes, {
+    delivery: deps.delivery,
+    spool: deps.spool,
+    maxBodyBytes: config.maxBodyBytes,
+    memoryBodyBytes: config.memoryBodyBytes
+  })
+  return app
+}

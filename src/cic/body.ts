@@ -1,0 +1,11 @@
+import type { Readable } from 'node:stream'
+
+/** A document body as the CIC client consumes it. CIC may not accept chunked uploads, so the length is always known. */
+export interface UploadBody {
+  /** Exact byte count, sent as Content-Length. */
+  readonly length: number
+  /** True when open() may be called again after a failed attempt (the bytes were kept). */
+  readonly replayable: boolean
+  /** The bytes, from the start. A non-replayable body can be opened once. */
+  open (): Readable | Buffer
+}

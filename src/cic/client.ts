@@ -1,0 +1,190 @@
+// The four calls of CIC's partner-mailbox REST API (see shared/CIC-API.md), over undici.
+// One method per call; no caching or retrying here (tokens.ts, folders.ts, mailbox.ts do that).
+import contentDisposition from 'content-disposition'
+import type { Dispatcher } from 'undici'
+import type { UploadBody } from './body.js'
+import { CicError, fromTransportError, parseRetryAfter, type CicOperation } from './errors.js'
+
+export interface CicAccount {
+  baseUrl: string
+  username: string
+  password: string
+}
+
+export interface LoginResult {
+  accessToken: string
+  userId: string | undefined
+}
+
+export interface CicResource {
+  type?: string
+  id: string
+  name?: string
+  space?: string
+  subspace?: string
+  [key: string]: unknown
+}
+
+export interface ListEnvelope {
+  totalResults: number
+  startIndex: number
+  count: number
+  resources: CicResource[]
+}
+
+export interface UploadResult {
+  /** CIC's 201 body, byte for byte, so the caller gets exactly what CIC said. */
+  raw: Buffer
+  /** The new file's id in CIC. */
+  fileId: string
+}
+
+export interface CallOptions {
+  requestId?: string
+  signal?: AbortSignal
+}
+
+const ERROR_BODY_LIMIT = 64 * 1024
+const SUCCESS_BODY_LIMIT = 4 * 1024 * 1024
+
+export class CicClient {
+  constructor (private readonly dispatcher: Dispatcher) {}
+
+  async login (account: CicAccount, opts: CallOptions = {}): Promise<LoginResult> {
+    // URLSearchParams form-encodes @ & % + in real Cleo passwords correctly.
+    const form = new URLSearchParams({ grant_type: 'password', username: account.username, password: account.password }).toString()
+    const json = await this.callJson('login', account.baseUrl, {
+      method: 'POST',
+      path: '/api/authentication',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form
+    }, opts)
+    const token = (json as { access_token?: unknown }).access_token
+    if (typeof token !== 'string' || token === '') {
+      throw new CicError({ kind: 'protocol', operation: 'login', message: 'CIC login answer has no access_token', notProcessed: false })
+    }
+    const userId = (json as { user_id?: unknown }).user_id
+    return { accessToken: token, userId: typeof userId === 'string' ? userId : undefined }
+  }
+
+  async listFolders (baseUrl: string, token: string, opts: CallOptions = {}): Promise<ListEnvelope> {
+    return envelope('folders', await this.callJson('folders', baseUrl, { method: 'GET', path: '/api/folders', headers: bearer(token) }, opts))
+  }
+
+  async listChildren (baseUrl: string, token: string, folderId: string, startIndex: number, count: number, opts: CallOptions = {}): Promise<ListEnvelope> {
+    const path = `/api/folders/${encodeURIComponent(folderId)}/children?startIndex=${startIndex}&count=${count}`
+    return envelope('children', await this.callJson('children', baseUrl, { method: 'GET', path, headers: bearer(token) }, opts))
+  }
+
+  async upload (baseUrl: string, token: string, folderId: string, filename: string, body: UploadBody, opts: CallOptions = {}): Promise<UploadResult> {
+    const headers: Record<string, string> = {
+      ...bearer(token),
+      // RFC 6266: ASCII filename= fallback plus filename*=UTF-8'' for anything else.
+      'content-disposition': contentDisposition(filename),
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length)
+    }
+    const raw = await this.call('upload', baseUrl, {
+      method: 'POST',
+      path: `/api/folders/${encodeURIComponent(folderId)}/files`,
+      headers,
+      body: body.open()
+    }, opts, 201)
+    let fileId: unknown
+    try {
+      fileId = (JSON.parse(raw.toString('utf8')) as { id?: unknown }).id
+    } catch {}
+    if (typeof fileId !== 'string' || fileId === '') {
+      throw new CicError({ kind: 'protocol', operation: 'upload', status: 201, message: 'CIC answered 201 without a readable file resource', notProcessed: false })
+    }
+    return { raw, fileId }
+  }
+
+  private async callJson (operation: CicOperation, baseUrl: string, req: Request, opts: CallOptions): Promise<unknown> {
+    const raw = await this.call(operation, baseUrl, req, opts, 200)
+    try {
+      return JSON.parse(raw.toString('utf8'))
+    } catch (err) {
+      throw new CicError({ kind: 'protocol', operation, message: `CIC ${operation} answer is not JSON`, notProcessed: false, cause: err })
+    }
+  }
+
+  /** Sends one request; returns the body when the status is the expected one, else throws a CicError. */
+  private async call (operation: CicOperation, baseUrl: string, req: Request, opts: CallOptions, expected: number): Promise<Buffer> {
+    const headers = opts.requestId !== undefined ? { ...req.headers, 'x-request-id': opts.requestId } : req.headers
+    let res: Dispatcher.ResponseData
+    try {
+      res = await this.dispatcher.request({ origin: baseUrl, method: req.method, path: req.path, headers, body: req.body, signal: opts.signal })
+    } catch (err) {
+      throw fromTransportError(err, operation, opts.signal)
+    }
+    if (res.statusCode !== expected) {
+      // CIC's error body is never forwarded (it may echo what was sent); read a little for the log, drop the rest.
+      const message = await readLimited(res.body, ERROR_BODY_LIMIT).then(cicMessage, () => undefined)
+      throw new CicError({
+        kind: 'status',
+        operation,
+        status: res.statusCode,
+        retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
+        message: `CIC answered ${res.statusCode} to ${operation}${message !== undefined ? `: ${message}` : ''}`,
+        // A 401/429/503 means CIC refused before acting; other statuses are taken at face value too,
+        // but only these are treated as safe to resend by the delivery layer.
+        notProcessed: res.statusCode === 401 || res.statusCode === 429 || res.statusCode === 503
+      })
+    }
+    try {
+      return await readLimited(res.body, SUCCESS_BODY_LIMIT)
+    } catch (err) {
+      // Truncated or reset answer: for an upload, CIC may hold the file while we cannot confirm it.
+      const e = fromTransportError(err, operation, opts.signal)
+      throw new CicError({ kind: e.kind === 'aborted' ? 'aborted' : 'protocol', operation, status: res.statusCode, message: `CIC's ${res.statusCode} answer to ${operation} was cut short`, notProcessed: false, code: e.code, cause: err })
+    }
+  }
+}
+
+interface Request {
+  method: 'GET' | 'POST'
+  path: string
+  headers: Record<string, string>
+  body?: Dispatcher.DispatchOptions['body']
+}
+
+function bearer (token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` }
+}
+
+function envelope (operation: CicOperation, json: unknown): ListEnvelope {
+  const e = json as Partial<ListEnvelope> | null
+  if (e === null || typeof e !== 'object' || !Array.isArray(e.resources)) {
+    throw new CicError({ kind: 'protocol', operation, message: `CIC ${operation} answer is not a list envelope`, notProcessed: false })
+  }
+  return {
+    totalResults: typeof e.totalResults === 'number' ? e.totalResults : e.resources.length,
+    startIndex: typeof e.startIndex === 'number' ? e.startIndex : 0,
+    count: typeof e.count === 'number' ? e.count : e.resources.length,
+    resources: e.resources.filter((r): r is CicResource => r !== null && typeof r === 'object' && typeof (r as CicResource).id === 'string')
+  }
+}
+
+function cicMessage (raw: Buffer): string | undefined {
+  try {
+    const m = (JSON.parse(raw.toString('utf8')) as { message?: unknown }).message
+    return typeof m === 'string' ? m.slice(0, 200) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function readLimited (body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length
+    if (size > limit) {
+      body.destroy()
+      throw new CicError({ kind: 'protocol', operation: 'upload', message: `CIC answer exceeds ${limit} bytes`, notProcessed: false })
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+}

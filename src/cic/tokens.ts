@@ -1,0 +1,82 @@
+// Login-token cache: one token per CIC account, single-flight (N concurrent cold requests
+// make one login), renewed a margin before the JWT's exp, dropped when CIC says 401.
+import { LRUCache } from 'lru-cache'
+import type { CicAccount, CicClient } from './client.js'
+
+export interface TokenCacheOptions {
+  /** Renew this long before `exp`, so a token never expires mid-upload in the common case. */
+  refreshMarginMs: number
+  /** Lifetime assumed when the token is not a JWT with a readable `exp`. */
+  fallbackLifetimeMs: number
+  /** Called after every login attempt (metrics, logs). */
+  onLogin?: (account: CicAccount, outcome: 'success' | 'failure', err?: unknown) => void
+  now?: () => number
+}
+
+interface CachedToken {
+  token: string
+  expiresAt: number
+}
+
+export function accountKey (account: CicAccount): string {
+  return `${account.baseUrl}\u0000${account.username}`
+}
+
+/** Reads `exp` (seconds since epoch) from a JWT without verifying it: we only need to know when to renew. */
+export function jwtExpiry (token: string): number | undefined {
+  const payload = token.split('.')[1]
+  if (payload === undefined) return undefined
+  try {
+    const exp = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown }).exp
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export class TokenCache {
+  private readonly cache: LRUCache<string, CachedToken, CicAccount>
+  private readonly now: () => number
+
+  constructor (private readonly client: CicClient, private readonly opts: TokenCacheOptions) {
+    this.now = opts.now ?? Date.now
+    this.cache = new LRUCache<string, CachedToken, CicAccount>({
+      max: 1000,
+      // lru-cache's fetch() shares one in-flight fetchMethod per key: that is the single flight.
+      fetchMethod: async (_key, _stale, { context, options }) => {
+        try {
+          const { accessToken } = await client.login(context)
+          const exp = jwtExpiry(accessToken) ?? this.now() + opts.fallbackLifetimeMs
+          const expiresAt = exp - opts.refreshMarginMs
+          // A token shorter-lived than the margin is still used, for half its life.
+          const ttl = Math.max(expiresAt - this.now(), Math.floor((exp - this.now()) / 2), 1)
+          options.ttl = ttl
+          opts.onLogin?.(context, 'success')
+          return { token: accessToken, expiresAt: this.now() + ttl }
+        } catch (err) {
+          opts.onLogin?.(context, 'failure', err)
+          throw err
+        }
+      }
+    })
+  }
+
+  /** A valid token for the account, logging in only when none is cached. */
+  async get (account: CicAccount): Promise<string> {
+    const entry = await this.cache.fetch(accountKey(account), { context: account })
+    if (entry === undefined) throw new Error('token cache returned nothing')
+    return entry.token
+  }
+
+  /** Drops `token` after CIC rejected it; a newer token fetched meanwhile is kept. */
+  invalidate (account: CicAccount, token: string): void {
+    const key = accountKey(account)
+    const entry = this.cache.peek(key)
+    if (entry !== undefined && entry.token === token) this.cache.delete(key)
+  }
+
+  /** True when a token is cached and not due for renewal. */
+  has (account: CicAccount): boolean {
+    return this.cache.has(accountKey(account))
+  }
+}

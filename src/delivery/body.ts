@@ -1,0 +1,256 @@
+// Turns a caller's byte stream into an UploadBody CIC can take, hashing it on the way.
+//  - known length, small:  kept in memory (replayable after a 401);
+//  - known length, large:  streamed straight through with backpressure (not replayable);
+//  - unknown length (chunked, multipart part): spooled, in memory up to a small cap and
+//    then to a temporary file, so it can be sent with Content-Length (CIC may not accept
+//    chunked uploads) and replayed. The file is removed by cleanup() in every outcome.
+import { createHash, randomUUID, type Hash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream'
+import type { UploadBody } from '../cic/body.js'
+
+export class BodyTooLargeError extends Error {
+  constructor (readonly limit: number) {
+    super(`the document exceeds the limit of ${limit} bytes`)
+    this.name = 'BodyTooLargeError'
+  }
+}
+
+export class BodyIncompleteError extends Error {
+  constructor (readonly received: number, readonly expected: number | undefined) {
+    super(expected === undefined ? 'the document body ended early' : `the document body ended after ${received} of ${expected} bytes`)
+    this.name = 'BodyIncompleteError'
+  }
+}
+
+export class DigestMismatchError extends Error {
+  constructor () {
+    super('the document does not match the digest the caller sent')
+    this.name = 'DigestMismatchError'
+  }
+}
+
+export class SpoolError extends Error {
+  constructor (cause: unknown) {
+    super('the document could not be spooled to disk', { cause })
+    this.name = 'SpoolError'
+  }
+}
+
+export interface BodyOptions {
+  maxBytes: number
+  memoryBytes: number
+  spool: Spool
+  /** SHA-256 the caller says the body has; a mismatch fails the body before its last byte reaches CIC. */
+  expectedSha256?: Buffer
+}
+
+export interface PreparedBody extends UploadBody {
+  /** 'memory' | 'stream' | 'spool-memory' | 'spool-file': how the body travels, for logs. */
+  readonly mode: string
+  /** SHA-256 of every byte, once all of them have been read (after the upload for streamed bodies). */
+  sha256 (): Buffer | undefined
+  /** Releases the spool file, if any. Safe to call more than once. */
+  cleanup (): Promise<void>
+}
+
+/** The spool directory and what it holds right now (a gauge for operators). */
+export class Spool {
+  bytesInUse = 0
+  constructor (readonly dir: string) {}
+
+  /** Creates the directory and removes files a crashed process left behind. */
+  async init (): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    for (const name of await readdir(this.dir)) {
+      if (name.endsWith('.spool')) await rm(join(this.dir, name), { force: true })
+    }
+  }
+
+  newPath (): string {
+    return join(this.dir, `${randomUUID()}.spool`)
+  }
+}
+
+export async function prepareBody (source: Readable, declaredLength: number | undefined, opts: BodyOptions): Promise<PreparedBody> {
+  if (declaredLength !== undefined && declaredLength > opts.maxBytes) throw new BodyTooLargeError(opts.maxBytes)
+  if (declaredLength !== undefined && declaredLength <= opts.memoryBytes) return await readToMemory(source, declaredLength, opts)
+  if (declaredLength !== undefined) return streamThrough(source, declaredLength, opts)
+  return await spool(source, opts)
+}
+
+function verify (hash: Buffer, expected: Buffer | undefined): void {
+  if (expected !== undefined && !hash.equals(expected)) throw new DigestMismatchError()
+}
+
+async function readToMemory (source: Readable, length: number, opts: BodyOptions): Promise<PreparedBody> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of source) {
+    size += (chunk as Buffer).length
+    chunks.push(chunk as Buffer)
+  }
+  if (size !== length) throw new BodyIncompleteError(size, length)
+  const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+  const digest = createHash('sha256').update(data).digest()
+  verify(digest, opts.expectedSha256)
+  return { mode: 'memory', length, replayable: true, open: () => data, sha256: () => digest, cleanup: async () => {} }
+}
+
+/**
+ * Hashes and counts bytes on their way to CIC. With an expected digest it holds back the
+ * last chunk until the digest is verified, so CIC never receives a complete (storable)
+ * body that does not match.
+ */
+class HashingPassThrough extends Transform {
+  private readonly hash: Hash = createHash('sha256')
+  private held: Buffer | undefined
+  size = 0
+  digest: Buffer | undefined
+
+  constructor (private readonly expectedLength: number, private readonly expectedSha256: Buffer | undefined) {
+    super()
+  }
+
+  override _transform (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length
+    this.hash.update(chunk)
+    if (this.expectedSha256 === undefined) return cb(null, chunk)
+    const previous = this.held
+    this.held = chunk
+    cb(null, previous)
+  }
+
+  override _flush (cb: TransformCallback): void {
+    if (this.size !== this.expectedLength) return cb(new BodyIncompleteError(this.size, this.expectedLength))
+    this.digest = this.hash.digest()
+    try {
+      verify(this.digest, this.expectedSha256)
+    } catch (err) {
+      return cb(err as Error)
+    }
+    cb(null, this.held)
+  }
+}
+
+function streamThrough (source: Readable, length: number, opts: BodyOptions): PreparedBody {
+  let opened = false
+  let hasher: HashingPassThrough | undefined
+  return {
+    mode: 'stream',
+    length,
+    replayable: false,
+    open () {
+      if (opened) throw new Error('a streamed body can be sent only once')
+      opened = true
+      hasher = new HashingPassThrough(length, opts.expectedSha256)
+      // pipeline() propagates a caller abort into the stream CIC reads, which aborts the upload.
+      pipeline(source, hasher).catch(() => {})
+      return hasher
+    },
+    sha256: () => hasher?.digest,
+    cleanup: async () => {
+      // A body never sent (e.g. login failed first) is drained so the connection stays usable.
+      if (!opened) source.resume()
+    }
+  }
+}
+
+/** Keeps bytes in memory up to memoryBytes, then moves them to a spool file. */
+class SpillWriter extends Writable {
+  chunks: Buffer[] = []
+  size = 0
+  /** Bytes written to the spool file (counted in Spool.bytesInUse until cleanup). */
+  fileBytes = 0
+  path: string | undefined
+  private file: FileHandle | undefined
+  private readonly hash = createHash('sha256')
+  digest: Buffer | undefined
+
+  constructor (private readonly opts: BodyOptions) {
+    super({ highWaterMark: 256 * 1024 })
+  }
+
+  override _write (chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.size += chunk.length
+    if (this.size > this.opts.maxBytes) return cb(new BodyTooLargeError(this.opts.maxBytes))
+    this.hash.update(chunk)
+    if (this.file === undefined && this.size <= this.opts.memoryBytes) {
+      this.chunks.push(chunk)
+      return cb()
+    }
+    this.spill(chunk).then(() => cb(), (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))))
+  }
+
+  private async spill (chunk: Buffer): Promise<void> {
+    try {
+      if (this.file === undefined) {
+        this.path = this.opts.spool.newPath()
+        const file = await open(this.path, 'wx', 0o600)
+        // Destroyed (caller aborted) while the file was opening: close it here, _destroy already ran.
+        if (this.destroyed) {
+          await file.close()
+          throw new Error('spool writer destroyed')
+        }
+        this.file = file
+        for (const c of this.chunks) await this.writeAll(c)
+        this.chunks = []
+      }
+      await this.writeAll(chunk)
+    } catch (err) {
+      throw new SpoolError(err)
+    }
+  }
+
+  private async writeAll (chunk: Buffer): Promise<void> {
+    await this.file!.write(chunk)
+    this.fileBytes += chunk.length
+    this.opts.spool.bytesInUse += chunk.length
+  }
+
+  override _final (cb: (err?: Error | null) => void): void {
+    this.digest = this.hash.digest()
+    const file = this.file
+    this.file = undefined
+    if (file === undefined) return cb()
+    file.close().then(() => cb(), cb)
+  }
+
+  override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {
+    const file = this.file
+    this.file = undefined
+    if (file === undefined) return cb(err)
+    file.close().then(() => cb(err), () => cb(err))
+  }
+}
+
+async function spool (source: Readable, opts: BodyOptions): Promise<PreparedBody> {
+  const writer = new SpillWriter(opts)
+  let released = false
+  const cleanup = async (): Promise<void> => {
+    if (released) return
+    released = true
+    if (writer.path !== undefined) {
+      opts.spool.bytesInUse -= writer.fileBytes
+      await unlink(writer.path).catch(() => {})
+    }
+  }
+  try {
+    await pipeline(source, writer)
+    if (source.readableAborted) throw new BodyIncompleteError(writer.size, undefined)
+    verify(writer.digest!, opts.expectedSha256)
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+  const { size, path } = writer
+  const digest = writer.digest!
+  if (path === undefined) {
+    const data = Buffer.concat(writer.chunks, size)
+    return { mode: 'spool-memory', length: size, replayable: true, open: () => data, sha256: () => digest, cleanup }
+  }
+  return { mode: 'spool-file', length: size, replayable: true, open: () => createReadStream(path), sha256: () => digest, cleanup }
+}

@@ -1,0 +1,133 @@
+// The delivery service: named mailboxes, and the one operation the HTTP layer needs,
+// deliver(document) -> CIC's receipt or a DeliveryFailure. Also answers readiness.
+import type { Logger } from 'pino'
+import type { Dispatcher } from 'undici'
+import { CicClient, type CicAccount } from '../cic/client.js'
+import { FolderResolver, type FolderTarget } from '../cic/folders.js'
+import { CicMailbox } from '../cic/mailbox.js'
+import { TokenCache } from '../cic/tokens.js'
+import type { MailboxConfig } from '../config.js'
+import type { PreparedBody } from './body.js'
+import { toDeliveryFailure } from './failure.js'
+
+export interface DeliveryServiceOptions {
+  mailboxes: MailboxConfig[]
+  defaultMailbox: string | undefined
+  dispatcher: Dispatcher
+  logger: Logger
+  tokenRefreshMarginSeconds: number
+  tokenFallbackLifetimeSeconds: number
+  readinessCacheSeconds: number
+}
+
+export interface DocumentRequest {
+  mailbox: string
+  filename: string
+  body: PreparedBody
+  requestId: string
+  signal?: AbortSignal
+}
+
+export interface DeliveryReceipt {
+  mailbox: string
+  /** CIC's 201 body, byte for byte. */
+  raw: Buffer
+  fileId: string
+  bytes: number
+  sha256: Buffer
+  attempts: number
+}
+
+export interface MailboxReadiness {
+  ready: boolean
+  reason?: string
+}
+
+interface CachedReadiness {
+  at: number
+  result: Promise<MailboxReadiness>
+}
+
+export class DeliveryService {
+  readonly defaultMailbox: string | undefined
+  private readonly mailboxes = new Map<string, CicMailbox>()
+  private readonly readiness = new Map<string, CachedReadiness>()
+
+  constructor (private readonly opts: DeliveryServiceOptions) {
+    const client = new CicClient(opts.dispatcher)
+    const names = new Map<string, string>()
+    const tokens = new TokenCache(client, {
+      refreshMarginMs: opts.tokenRefreshMarginSeconds * 1000,
+      fallbackLifetimeMs: opts.tokenFallbackLifetimeSeconds * 1000,
+      onLogin: (account: CicAccount, outcome, err) => {
+        const mailbox = names.get(account.username)
+        if (outcome === 'success') opts.logger.info({ event: 'cic.login', mailbox, outcome }, 'logged in to CIC')
+        else opts.logger.warn({ event: 'cic.login', mailbox, outcome, err: describe(err) }, 'CIC login failed')
+      }
+    })
+    const folders = new FolderResolver(client, (target: FolderTarget, folderId) => {
+      opts.logger.info({ event: 'cic.folder', mailbox: names.get(target.username), folder: target.uploadFolder, folderId }, 'upload folder resolved')
+    })
+    for (const m of opts.mailboxes) {
+      names.set(m.username, m.name)
+      this.mailboxes.set(m.name, new CicMailbox({ name: m.name, baseUrl: m.baseUrl, username: m.username, password: m.password, uploadFolder: m.uploadFolder }, client, tokens, folders))
+    }
+    this.defaultMailbox = opts.defaultMailbox
+  }
+
+  has (mailbox: string): boolean {
+    return this.mailboxes.has(mailbox)
+  }
+
+  mailboxNames (): string[] {
+    return [...this.mailboxes.keys()]
+  }
+
+  async deliver (req: DocumentRequest): Promise<DeliveryReceipt> {
+    const mailbox = this.mailboxes.get(req.mailbox)
+    if (mailbox === undefined) throw new Error(`unknown mailbox ${req.mailbox}`)
+    try {
+      const result = await mailbox.upload(req.filename, req.body, { requestId: req.requestId, signal: req.signal })
+      const sha256 = req.body.sha256()
+      if (sha256 === undefined) throw new Error('body digest missing after upload')
+      return { mailbox: mailbox.name, raw: result.raw, fileId: result.fileId, bytes: req.body.length, sha256, attempts: result.attempts }
+    } catch (err) {
+      throw toDeliveryFailure(err, { replayable: req.body.replayable })
+    }
+  }
+
+  /** Whether every mailbox can deliver: cached, so probes do not hit CIC on every call. */
+  async ready (): Promise<{ ready: boolean, mailboxes: Record<string, MailboxReadiness> }> {
+    const entries = await Promise.all([...this.mailboxes.values()].map(async m => [m.name, await this.mailboxReadiness(m)] as const))
+    return { ready: entries.every(([, r]) => r.ready), mailboxes: Object.fromEntries(entries) }
+  }
+
+  private async mailboxReadiness (mailbox: CicMailbox): Promise<MailboxReadiness> {
+    const now = Date.now()
+    const cached = this.readiness.get(mailbox.name)
+    if (cached !== undefined && now - cached.at < this.opts.readinessCacheSeconds * 1000) return await cached.result
+    // A warm mailbox (token and folder cached) is ready without asking CIC.
+    if (mailbox.isWarm()) return { ready: true }
+    const result = mailbox.prepare().then(
+      () => ({ ready: true }),
+      (err: unknown) => ({ ready: false, reason: readinessReason(err) })
+    )
+    this.readiness.set(mailbox.name, { at: now, result })
+    return await result
+  }
+
+  async close (): Promise<void> {
+    await this.opts.dispatcher.close()
+  }
+}
+
+function readinessReason (err: unknown): string {
+  const failure = toDeliveryFailure(err, { replayable: false })
+  const cause = failure.cause instanceof Error ? failure.cause.message : undefined
+  return cause !== undefined && cause !== failure.message ? `${failure.title}: ${cause}` : failure.title
+}
+
+function describe (err: unknown): { message: string, status?: number } {
+  if (err instanceof Error) return { message: err.message, status: (err as { status?: number }).status }
+  return { message: String(err) }
+}

@@ -1,0 +1,83 @@
+// RFC 9457 problem+json: every error the gateway answers goes through here.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+export interface Problem {
+  /** Stable machine-readable code; also the last part of `type`. */
+  code: string
+  status: number
+  title: string
+  detail: string
+  /** 'no': CIC does not hold the document, safe to resend. 'unknown': check before resending. */
+  delivered?: 'no' | 'unknown'
+  retryAfterSeconds?: number
+  upstreamStatus?: number
+}
+
+export function problemType (code: string): string {
+  return `urn:cic-gateway:problem:${code}`
+}
+
+export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
+  if (problem.retryAfterSeconds !== undefined) void reply.header('retry-after', String(problem.retryAfterSeconds))
+  const body: Record<string, unknown> = {
+    type: problemType(problem.code),
+    title: problem.title,
+    status: problem.status,
+    detail: problem.detail,
+    requestId: reply.request.id
+  }
+  // The route pattern, never the raw path: nothing from the input is reflected.
+  const route = reply.request.routeOptions.url
+  if (route !== undefined) body.instance = route
+  if (problem.delivered !== undefined) body.delivered = problem.delivered
+  if (problem.upstreamStatus !== undefined) body.cicStatus = problem.upstreamStatus
+  if (problem.retryAfterSeconds !== undefined) body.retryAfterSeconds = problem.retryAfterSeconds
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body))
+}
+
+/** Thrown by handlers for a caller mistake; the error handler turns it into a problem. */
+export class ProblemError extends Error {
+  constructor (readonly problem: Problem) {
+    super(problem.detail)
+    this.name = 'ProblemError'
+  }
+}
+
+export function badRequest (code: string, title: string, detail: string): ProblemError {
+  return new ProblemError({ code, status: 400, title, detail, delivered: 'no' })
+}
+
+const FASTIFY_CODES: Record<string, Omit<Problem, 'detail'>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'document-too-large', status: 413, title: 'Document too large', delivered: 'no' },
+  FST_REQ_FILE_TOO_LARGE: { code: 'document-too-large', status: 413, title: 'Document too large', delivered: 'no' },
+  FST_FILES_LIMIT: { code: 'multipart-too-many-files', status: 400, title: 'More than one file part', delivered: 'no' },
+  FST_PARTS_LIMIT: { code: 'multipart-too-many-parts', status: 400, title: 'Too many multipart parts', delivered: 'no' },
+  FST_FIELDS_LIMIT: { code: 'multipart-too-many-fields', status: 400, title: 'Too many multipart fields', delivered: 'no' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { code: 'multipart-invalid', status: 400, title: 'Invalid multipart request', delivered: 'no' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported-media-type', status: 415, title: 'Unsupported media type', delivered: 'no' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', delivered: 'no' }
+}
+
+export function registerProblemHandlers (app: FastifyInstance): void {
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    // The path is not echoed: nothing from the input is reflected.
+    sendProblem(reply, { code: 'not-found', status: 404, title: 'Not found', detail: `no route for ${request.method} on this path` })
+  })
+
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof ProblemError) return sendProblem(reply, error.problem)
+    const known = error.code !== undefined ? FASTIFY_CODES[error.code] : undefined
+    if (known !== undefined) return sendProblem(reply, { ...known, detail: error.message })
+    if (error.validation !== undefined) {
+      return sendProblem(reply, { code: 'bad-request', status: 400, title: 'Bad request', detail: error.message, delivered: 'no' })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      return sendProblem(reply, { code: 'bad-request', status, title: 'Bad request', detail: error.message, delivered: 'no' })
+    }
+    request.log.error({ err: error }, 'unhandled error')
+    return sendProblem(reply, { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly', delivered: 'unknown' })
+  })
+}

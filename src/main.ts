@@ -1,0 +1,57 @@
+// Process entry: configuration, demo simulator when no tenant is set, listen, graceful shutdown.
+import closeWithGrace from 'close-with-grace'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { createGateway } from './gateway.js'
+import { createLogger } from './logger.js'
+
+async function startDemoSimulator (config: Config): Promise<{ config: Config, close: () => Promise<void> }> {
+  // Imported lazily: production never loads the simulator.
+  const { startSimulator, DEMO_USERNAME, DEMO_PASSWORD } = await import('./simulator/index.js')
+  const sim = await startSimulator({ host: '127.0.0.1', port: 0, keepBodies: false })
+  const mailbox = { name: 'default', baseUrl: sim.url, username: DEMO_USERNAME, password: DEMO_PASSWORD, uploadFolder: 'upload' }
+  return { config: { ...config, mailboxes: [mailbox], defaultMailbox: 'default' }, close: async () => { await sim.close() } }
+}
+
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    // One clear message naming every bad variable; no value is printed.
+    process.stderr.write(`cic-gateway: ${err.message}\n`)
+    process.exit(78) // EX_CONFIG
+  }
+  const logger = createLogger(config.logLevel)
+
+  let closeSimulator: (() => Promise<void>) | undefined
+  if (config.demo) {
+    const demo = await startDemoSimulator(config)
+    config = demo.config
+    closeSimulator = demo.close
+    logger.warn({ event: 'demo', cicBaseUrl: config.mailboxes[0]?.baseUrl }, 'DEMO MODE: no CIC_BASE_URL configured, documents go to the bundled CIC simulator, not to Cleo Integration Cloud')
+  }
+
+  const gateway = await createGateway(config, logger)
+  const address = await gateway.app.listen({ host: config.host, port: config.port })
+  logger.info({ event: 'start', address, mailboxes: gateway.delivery.mailboxNames(), maxBodyBytes: config.maxBodyBytes, nodeEnv: config.nodeEnv }, 'cic-gateway listening')
+
+  // Kubernetes sends SIGTERM and waits terminationGracePeriodSeconds; a second signal forces exit.
+  closeWithGrace({ delay: config.shutdownDelayMs + config.shutdownTimeoutMs, logger }, async ({ signal, err }) => {
+    if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
+    logger.info({ event: 'shutdown', signal, delayMs: config.shutdownDelayMs }, 'shutdown started: readiness now fails')
+    gateway.lifecycle.shuttingDown = true
+    await sleep(config.shutdownDelayMs)
+    gateway.lifecycle.draining = true
+    logger.info({ event: 'shutdown', phase: 'draining' }, 'no new requests; waiting for in-flight uploads')
+    await gateway.close()
+    await closeSimulator?.()
+    logger.info({ event: 'shutdown', phase: 'done' }, 'shutdown complete')
+  })
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`cic-gateway: failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})

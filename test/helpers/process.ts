@@ -1,0 +1,37 @@
+// Runs the built gateway (dist/main.js) as a real process, as `npm start` and the container do.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url))
+
+export interface GatewayProcess {
+  child: ChildProcess
+  url: string
+  lines: Array<Record<string, unknown>>
+  stderr: () => string
+  exited: Promise<number | null>
+}
+
+export async function spawnGateway (env: Record<string, string>, timeoutMs = 20_000): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const lines: Array<Record<string, unknown>> = []
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`gateway did not start: ${stderr}`)) }, timeoutMs)
+    createInterface({ input: child.stdout! }).on('line', line => {
+      let parsed: Record<string, unknown>
+      try { parsed = JSON.parse(line) as Record<string, unknown> } catch { return }
+      lines.push(parsed)
+      if (parsed.event === 'start') { clearTimeout(timer); resolve(String(parsed.address)) }
+    })
+    void exited.then(code => { clearTimeout(timer); reject(new Error(`gateway exited with ${code}: ${stderr}`)) })
+  })
+  return { child, url, lines, stderr: () => stderr, exited }
+}

@@ -1,0 +1,70 @@
+import t from 'tap'
+import { postDocument, send } from './helpers/http.js'
+import { startStack } from './helpers/stack.js'
+
+t.test('a document posted with ?filename= is stored in the upload folder and CIC\'s 201 JSON comes back', async t => {
+  const stack = await startStack(t)
+  const body = Buffer.from('ISA*00*          *00*          *ZZ*SENDER~')
+  const res = await postDocument(stack.url, 'po_850.edi', body, { 'x-request-id': 'trace-abc-1' })
+  t.equal(res.status, 201)
+  t.match(res.headers['content-type'], /^application\/json/)
+  const file = res.json()
+  t.equal(file.name, 'po_850.edi')
+  t.equal(file.subspace, 'upload')
+  t.match(file._links.self.href, /^\/api\/files\//)
+  const stored = stack.sim.files()
+  t.equal(stored.length, 1)
+  t.equal(stored[0]!.id, file.id, 'the 201 body is the file resource CIC created')
+  t.same(stored[0]!.data, body, 'CIC holds exactly the bytes sent')
+  t.equal(res.headers['x-request-id'], 'trace-abc-1', 'request id echoed')
+  const upload = stack.sim.requests.find(r => r.operation === 'upload')
+  t.equal(upload?.headers['x-request-id'], 'trace-abc-1', 'request id forwarded to CIC')
+  t.equal(upload?.headers['content-length'], String(body.length), 'Content-Length forwarded')
+  const line = stack.logs().find(l => l.event === 'document.delivered')
+  t.ok(line, 'one delivery line is logged')
+  t.equal(line?.requestId, 'trace-abc-1')
+  t.equal(line?.filename, 'po_850.edi')
+  t.equal(line?.bytes, body.length)
+  t.equal(line?.cicFileId, file.id)
+  t.type(line?.durationMs, 'number')
+})
+
+t.test('the filename comes from Content-Disposition, including RFC 6266 filename*', async t => {
+  const stack = await startStack(t)
+  const plain = await send(`${stack.url}/documents`, { body: 'a', headers: { 'content-disposition': 'attachment; filename="invoice 810.x12"' } })
+  t.equal(plain.status, 201)
+  t.equal(plain.json().name, 'invoice 810.x12')
+  const utf8 = await send(`${stack.url}/documents`, { body: 'b', headers: { 'content-disposition': 'attachment; filename="fallback.txt"; filename*=UTF-8\'\'Bestellung_M%C3%BCnchen_%E2%82%AC.edi' } })
+  t.equal(utf8.status, 201)
+  t.equal(utf8.json().name, 'Bestellung_München_€.edi', 'filename* wins over the ASCII fallback')
+  const names = stack.sim.files().map(f => f.name).sort()
+  t.same(names, ['Bestellung_München_€.edi', 'invoice 810.x12'])
+  const sent = stack.sim.requests.filter(r => r.operation === 'upload').map(r => r.headers['content-disposition'])
+  t.match(sent[1], /filename\*=UTF-8''Bestellung_M%C3%BCnchen_%E2%82%AC\.edi/, 'non-ASCII names go to CIC as filename*')
+})
+
+t.test('?filename= overrides Content-Disposition', async t => {
+  const stack = await startStack(t)
+  const res = await send(`${stack.url}/documents?filename=from-query.json`, { body: '{}', headers: { 'content-type': 'application/json', 'content-disposition': 'attachment; filename=from-header.json' } })
+  t.equal(res.status, 201)
+  t.equal(stack.sim.files()[0]?.name, 'from-query.json')
+  t.same(stack.sim.files()[0]?.data, Buffer.from('{}'), 'a JSON body is relayed as opaque bytes')
+})
+
+t.test('an empty document is refused and nothing reaches CIC', async t => {
+  const stack = await startStack(t)
+  const res = await postDocument(stack.url, 'empty.edi', '')
+  t.equal(res.status, 400)
+  t.equal(res.json().type, 'urn:cic-gateway:problem:document-empty')
+  t.equal(stack.sim.calls.upload, 0)
+})
+
+t.test('unknown routes get problem+json without echoing the path', async t => {
+  const stack = await startStack(t)
+  const res = await send(`${stack.url}/nope/<script>`, { method: 'GET' })
+  t.equal(res.status, 404)
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  t.notMatch(res.text, /script/)
+  t.equal(res.json().status, 404)
+  t.type(res.json().requestId, 'string')
+})
