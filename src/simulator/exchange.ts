@@ -48,12 +48,14 @@ export class Exchange {
 
   /**
    * Answers a request whose body has not been read (yet): small bodies are swallowed and the
-   * connection is kept; large, unknown-length or refused-for-size ones close the connection.
+   * connection is kept; large or unknown-length ones, and any body refused for its size, get the
+   * connection closed so that no bandwidth is spent on them.
    */
   reject (status: number, message: string): Promise<void> {
-    const declared = this.req.headers['content-length']
-    const swallow = declared !== undefined && Number(declared) <= SWALLOW_LIMIT && status !== 413
-    return this.error(status, message, { close: !swallow && !this.req.complete })
+    const { headers } = this.req
+    const length = headers['transfer-encoding'] !== undefined ? Infinity : Number(headers['content-length'] ?? 0)
+    const close = !this.req.complete && length > 0 && (status === 413 || !(length <= SWALLOW_LIMIT))
+    return this.error(status, message, { close })
   }
 
   async send (status: number, body: string, contentType: string, options: SendOptions = {}): Promise<void> {

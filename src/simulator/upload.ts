@@ -49,8 +49,7 @@ export async function upload (ctx: Context, ex: Exchange, folderId: string): Pro
 
   const fault = ex.fault
   if (fault?.drop === 'mid-body' && expected === 0) return ex.drop()
-  const stallMs = fault?.stallBody ? fault.delayMs : undefined
-  if (stallMs) ex.delaySpent = true
+  const stallMs = fault?.stallBody === true ? fault.delayMs : undefined
   const keep = settings.keepBodies
   const body = await readBody(req, {
     expected,
@@ -60,6 +59,8 @@ export async function upload (ctx: Context, ex: Exchange, folderId: string): Pro
     // "Mid-body": about half of what was announced (the first chunk when the length is unknown).
     dropAfter: fault?.drop === 'mid-body' ? Math.max(1, Math.floor((expected ?? 0) / 2)) : undefined
   })
+  // The stall used the fault's delay, unless there was no body byte to stall after.
+  ex.delaySpent = stallMs !== undefined && (body.kind !== 'complete' || body.firstByteAt !== undefined)
   if (body.kind === 'too-large') return ex.error(413, 'File too large', { close: true })
   if (body.kind !== 'complete') return ex.drop() // nothing is stored for an incomplete body
 
