@@ -26,7 +26,8 @@ export type ChunkedUploads = 'reject' | 'accept'
  * - `drop: 'mid-body'`: upload only: read about half the body, then destroy the socket; nothing is stored.
  *   For the other operations it behaves like `drop: 'immediately'`.
  * - `drop: 'after-store'`: process the call normally (store the file, issue the token), then destroy
- *   the socket instead of answering.
+ *   the socket instead of answering. Any drop fault means the call never gets a response, even when
+ *   it fails for another reason first (e.g. 401).
  * - `truncate`: process normally, send the headers with the full Content-Length but only half the body,
  *   then destroy the socket.
  * - `headers` are added to whatever response is sent; `body` replaces the default `{"message":...}`
