@@ -43,7 +43,9 @@ function optionsFromEnv (env: Env): SimulatorOptions {
   if (pageSize !== undefined) options.pageSize = pageSize
   const maxFileBytes = integer(env, 'SIMULATOR_MAX_FILE_BYTES', 0)
   if (maxFileBytes !== undefined) options.maxFileBytes = maxFileBytes
-  const chunked = boolean(env, 'SIMULATOR_CHUNKED')
+  const chunked = env.SIMULATOR_CHUNKED === 'accept' || env.SIMULATOR_CHUNKED === 'reject'
+    ? env.SIMULATOR_CHUNKED === 'accept'
+    : boolean(env, 'SIMULATOR_CHUNKED')
   if (chunked !== undefined) options.chunkedUploads = chunked ? 'accept' : 'reject'
   const rate = env.SIMULATOR_FAULT_RATE
   if (rate) {

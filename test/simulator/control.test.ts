@@ -121,7 +121,7 @@ t.test('standalone runner: env config, one JSON log line, clean exit on SIGTERM'
       SIMULATOR_USERNAME: 'standalone',
       SIMULATOR_PASSWORD: 'S+a@n&d%1',
       SIMULATOR_TOKEN_LIFETIME_SECONDS: '120',
-      SIMULATOR_CHUNKED: 'true'
+      SIMULATOR_CHUNKED: 'accept'
     },
     stdio: ['ignore', 'pipe', 'inherit']
   })
