@@ -1,0 +1,355 @@
+// The Helm chart, checked with real tools: helm lint/template, kubeconform against the
+// Kubernetes API schemas (offline), and assertions on what issue 6 asks of each object.
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { parse as parseYaml } from 'yaml'
+import { all, allOnValues, find, helmTemplate, kubeconform, parseManifests, type Manifest, type RenderOptions } from './helpers/helm.js'
+import { chartDir, kubeVersions, missingTools, run, tool } from './helpers/tools.js'
+
+const skip = missingTools(t, ['helm', 'kubeconform', 'kubernetes-schemas'])
+
+/** The value sets every structural check runs on. */
+const cases: Record<string, RenderOptions> = {
+  'default values': {},
+  'ci/all-on-values.yaml': { valuesFiles: [allOnValues] },
+  existingSecret: {
+    set: {
+      existingSecret: 'cic-gateway-credentials',
+      'cic.baseUrl': 'https://acme.cleointegration.com',
+      'cic.username': 'acme_gateway'
+    }
+  }
+}
+
+async function render (options: RenderOptions): Promise<Manifest[]> {
+  const result = await helmTemplate(tool('helm'), options)
+  if (result.code !== 0) throw new Error(`helm template failed: ${result.stderr}`)
+  return result.manifests
+}
+
+function deployment (manifests: Manifest[]): any {
+  const d = find(manifests, 'Deployment')
+  if (d === undefined) throw new Error('no Deployment rendered')
+  return d
+}
+
+function container (manifests: Manifest[]): any {
+  return deployment(manifests).spec.template.spec.containers[0]
+}
+
+t.test('helm lint passes on the default values and on every option on', { skip }, async (t) => {
+  for (const args of [[], ['--values', allOnValues]]) {
+    const result = await run(tool('helm'), ['lint', '--strict', chartDir, ...args])
+    t.equal(result.code, 0, `helm lint --strict ${args.join(' ')}\n${result.stdout}${result.stderr}`)
+    t.match(result.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/)
+  }
+})
+
+t.test('every rendered manifest is valid against the Kubernetes API schemas', { skip }, async (t) => {
+  for (const [name, options] of Object.entries(cases)) {
+    for (const kubeVersion of kubeVersions) {
+      const rendered = await helmTemplate(tool('helm'), { ...options, kubeVersion })
+      t.equal(rendered.code, 0, `${name} renders for Kubernetes ${kubeVersion}: ${rendered.stderr}`)
+      const result = await kubeconform(tool('kubeconform'), rendered.yaml, kubeVersion)
+      const report = JSON.parse(result.stdout) as { resources: unknown[], summary: { valid: number, invalid: number, errors: number, skipped: number } }
+      t.equal(result.code, 0, `${name} on Kubernetes ${kubeVersion}: ${result.stdout}${result.stderr}`)
+      t.same(report.summary, { valid: rendered.manifests.length, invalid: 0, errors: 0, skipped: 0 }, `${name} on ${kubeVersion}: all ${rendered.manifests.length} resources validated, none skipped`)
+    }
+  }
+})
+
+t.test('the schema validation rejects what the API server would (negative control)', { skip }, async (t) => {
+  const manifests = await render({ valuesFiles: [allOnValues] })
+  const broken = structuredClone(manifests)
+  deployment(broken).spec.template.spec.containers[0].securityContext.readOnlyRootFilesytem = true // typo
+  find(broken, 'NetworkPolicy')!.spec.ingress[0].ports[0].protocol = 7
+  find(broken, 'ServiceMonitor')!.spec.endpoints[0].intervall = '30s' // typo in the CRD
+  const yaml = broken.map((m) => JSON.stringify(m)).join('\n---\n')
+  const result = await kubeconform(tool('kubeconform'), yaml, '1.37.0')
+  t.not(result.code, 0)
+  const report = JSON.parse(result.stdout) as { resources: Array<{ kind: string, status: string }>, summary: { invalid: number } }
+  t.equal(report.summary.invalid, 3, 'the Deployment, the NetworkPolicy and the ServiceMonitor are invalid')
+  t.same(report.resources.map((r) => r.kind).sort(), ['Deployment', 'NetworkPolicy', 'ServiceMonitor'])
+})
+
+t.test('default values render the base objects; optional ones follow their switches', { skip }, async (t) => {
+  const kinds = (ms: Manifest[]): string[] => ms.map((m) => m.kind).sort()
+  const base = await render({})
+  t.same(kinds(base), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount'], 'no credentials given: no Secret')
+  const allOn = await render({ valuesFiles: [allOnValues] })
+  t.same(kinds(allOn), ['ConfigMap', 'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ServiceMonitor'])
+  const off = await render({ set: { 'podDisruptionBudget.enabled': 'false', 'autoscaling.enabled': 'false', 'networkPolicy.enabled': 'false', 'serviceMonitor.enabled': 'false' }, valuesFiles: [allOnValues] })
+  for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor']) {
+    t.equal(find(off, kind), undefined, `${kind} off`)
+  }
+
+  const service = find(base, 'Service')!
+  t.equal(service.spec.type, 'ClusterIP')
+  t.same(service.spec.ports[0], { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' })
+  const sa = find(base, 'ServiceAccount')!
+  t.equal(sa.automountServiceAccountToken, false, 'ServiceAccount does not automount a token')
+  t.equal(deployment(base).spec.template.spec.automountServiceAccountToken, false, 'nor does the pod')
+
+  const hpa = find(allOn, 'HorizontalPodAutoscaler')!
+  t.equal(hpa.apiVersion, 'autoscaling/v2')
+  t.same(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment(allOn).metadata.name })
+  t.equal(deployment(allOn).spec.replicas, undefined, 'with autoscaling on, the Deployment leaves replicas to the HPA')
+  t.equal(deployment(base).spec.replicas, 2)
+
+  const pdb = find(base, 'PodDisruptionBudget')!
+  t.equal(pdb.apiVersion, 'policy/v1')
+  t.same(pdb.spec.selector.matchLabels, deployment(base).spec.selector.matchLabels)
+  t.equal(find(allOn, 'PodDisruptionBudget')!.spec.minAvailable, 2)
+
+  const sm = find(allOn, 'ServiceMonitor')!
+  t.same(sm.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '15s', scrapeTimeout: '5s' }])
+  t.equal(sm.metadata.labels?.release, 'prometheus')
+  t.ok(find(allOn, 'Service')!.spec.ports.some((p: any) => p.name === 'metrics' && p.port === 9464), 'Service exposes the metrics port')
+  const noMetricsPort = await render({ set: { 'metrics.port': 'null', 'serviceMonitor.enabled': 'true' } })
+  t.equal(find(noMetricsPort, 'ServiceMonitor')!.spec.endpoints[0].port, 'http', 'metrics on the main port when metrics.port is null')
+})
+
+t.test('pods follow the restricted Pod Security Standard', { skip }, async (t) => {
+  for (const [name, options] of Object.entries(cases)) {
+    const manifests = await render(options)
+    const pod = deployment(manifests).spec.template.spec
+    const c = container(manifests)
+    t.equal(pod.securityContext.runAsNonRoot, true, `${name}: pod runAsNonRoot`)
+    t.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault', `${name}: pod seccomp RuntimeDefault`)
+    t.not(pod.securityContext.runAsUser, 0, `${name}: not uid 0`)
+    t.equal(pod.hostNetwork ?? false, false)
+    t.equal(pod.hostPID ?? false, false)
+    t.equal(c.securityContext.runAsNonRoot, true, `${name}: container runAsNonRoot`)
+    t.equal(c.securityContext.allowPrivilegeEscalation, false, `${name}: no privilege escalation`)
+    t.same(c.securityContext.capabilities, { drop: ['ALL'] }, `${name}: all capabilities dropped, none added`)
+    t.equal(c.securityContext.seccompProfile.type, 'RuntimeDefault')
+    t.equal(c.securityContext.readOnlyRootFilesystem, true, `${name}: read-only root filesystem`)
+    t.equal(c.securityContext.privileged, false)
+    for (const v of pod.volumes) t.notOk(v.hostPath, `${name}: no hostPath volume (${v.name})`)
+    t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, `${name}: resources set`)
+  }
+})
+
+t.test('the only writable path is an emptyDir at /tmp sized for the spool', { skip }, async (t) => {
+  for (const [name, options] of Object.entries(cases)) {
+    const manifests = await render(options)
+    const pod = deployment(manifests).spec.template.spec
+    const c = container(manifests)
+    const tmpMount = c.volumeMounts.find((m: any) => m.mountPath === '/tmp')
+    t.ok(tmpMount, `${name}: /tmp mounted`)
+    const tmpVolume = pod.volumes.find((v: any) => v.name === tmpMount.name)
+    t.ok(tmpVolume.emptyDir, `${name}: /tmp is an emptyDir`)
+    t.match(tmpVolume.emptyDir.sizeLimit, /^\d+(Mi|Gi)$/, `${name}: /tmp has a sizeLimit`)
+    const writable = c.volumeMounts.filter((m: any) => m.readOnly !== true).map((m: any) => m.mountPath)
+    t.same(writable, ['/tmp'], `${name}: every other mount is read-only`)
+    const env = find(manifests, 'ConfigMap')!.data!
+    t.match(env.SPOOL_DIR, /^\/tmp\//, 'the spool lives under /tmp')
+  }
+  const allOn = await render({ valuesFiles: [allOnValues] })
+  t.same(deployment(allOn).spec.template.spec.volumes.find((v: any) => v.name === 'tmp').emptyDir, { medium: 'Memory', sizeLimit: '2Gi' })
+})
+
+t.test('liveness checks the process, readiness checks CIC', { skip }, async (t) => {
+  for (const [name, options] of Object.entries(cases)) {
+    const c = container(await render(options))
+    t.equal(c.livenessProbe.httpGet.path, '/livez', `${name}: liveness on /livez`)
+    t.equal(c.readinessProbe.httpGet.path, '/readyz', `${name}: readiness on /readyz`)
+    t.equal(c.startupProbe.httpGet.path, '/livez', `${name}: startup on /livez (a CIC outage must not block start-up forever)`)
+    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) t.equal(probe.httpGet.port, 'http')
+    t.ok(c.ports.some((p: any) => p.name === 'http' && p.containerPort === 8080))
+  }
+})
+
+t.test('graceful shutdown: preStop sleep, and a grace period that covers the longest upload', { skip }, async (t) => {
+  const base = await render({ kubeVersion: '1.37.0' })
+  const env = find(base, 'ConfigMap')!.data!
+  const pod = deployment(base).spec.template.spec
+  t.same(container(base).lifecycle.preStop, { sleep: { seconds: 5 } }, 'native sleep action on Kubernetes >= 1.30')
+  t.equal(env.SHUTDOWN_DELAY_SECONDS, '5')
+  t.equal(env.SHUTDOWN_TIMEOUT_SECONDS, '300')
+  t.equal(pod.terminationGracePeriodSeconds, 5 + 5 + 300 + 10, 'preStop + SHUTDOWN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + margin')
+
+  const old = await render({ kubeVersion: '1.29.0' })
+  t.same(container(old).lifecycle.preStop, { exec: { command: ['sleep', '5'] } }, 'exec sleep before Kubernetes 1.30')
+
+  const allOn = await render({ valuesFiles: [allOnValues] })
+  t.equal(deployment(allOn).spec.template.spec.terminationGracePeriodSeconds, 630)
+  t.equal(find(allOn, 'ConfigMap')!.data!.SHUTDOWN_TIMEOUT_SECONDS, '600')
+
+  const tooShort = await helmTemplate(tool('helm'), { set: { 'shutdown.terminationGracePeriodSeconds': '60' } })
+  t.not(tooShort.code, 0, 'a grace period shorter than the shutdown is refused')
+  t.match(tooShort.stderr, /terminationGracePeriodSeconds \(60\) must be at least .* \(310\)/)
+
+  const longer = await render({ set: { 'shutdown.timeoutSeconds': '900' } })
+  t.equal(deployment(longer).spec.template.spec.terminationGracePeriodSeconds, 920, 'the grace period follows SHUTDOWN_TIMEOUT_SECONDS')
+
+  const strategy = deployment(base).spec.strategy
+  t.same(strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 }, 'rollouts never drop capacity')
+})
+
+t.test('checksum annotations change exactly when the Secret or the ConfigMap does', { skip }, async (t) => {
+  const base: Record<string, string> = { 'cic.baseUrl': 'https://acme.cleointegration.com', 'cic.username': 'u', 'cic.password': 'p1', 'auth.apiKeys[0]': 'k1' }
+  const annotations = async (set: Record<string, string>): Promise<Record<string, string>> =>
+    deployment(await render({ set: { ...base, ...set } })).spec.template.metadata.annotations
+  const before = await annotations({})
+  t.match(before['checksum/secret'], /^[a-f0-9]{64}$/)
+  t.match(before['checksum/config'], /^[a-f0-9]{64}$/)
+
+  const password = await annotations({ 'cic.password': 'p2' })
+  t.not(password['checksum/secret'], before['checksum/secret'], 'new CIC password: new secret checksum')
+  t.equal(password['checksum/config'], before['checksum/config'])
+
+  const key = await annotations({ 'auth.apiKeys[1]': 'k2' })
+  t.not(key['checksum/secret'], before['checksum/secret'], 'new caller key: new secret checksum')
+
+  const config = await annotations({ 'config.defaultMailbox': 'alpha' })
+  t.not(config['checksum/config'], before['checksum/config'], 'new config file: new config checksum')
+  t.equal(config['checksum/secret'], before['checksum/secret'])
+
+  const level = await annotations({ 'gateway.logLevel': 'debug' })
+  t.not(level['checksum/config'], before['checksum/config'], 'new environment: new config checksum')
+
+  const unrelated = await annotations({ replicaCount: '5' })
+  t.same(unrelated, before, 'an unrelated change rolls nothing')
+
+  const existing = async (name: string): Promise<string> =>
+    deployment(await render({ set: { existingSecret: name } })).spec.template.metadata.annotations['checksum/secret']
+  t.not(await existing('a'), await existing('b'), 'pointing at another existing Secret rolls the pods')
+})
+
+t.test('existingSecret: no Secret rendered, the Deployment mounts the named one', { skip }, async (t) => {
+  const manifests = await render(cases.existingSecret!)
+  t.equal(find(manifests, 'Secret'), undefined, 'no Secret')
+  const pod = deployment(manifests).spec.template.spec
+  const volume = pod.volumes.find((v: any) => v.secret !== undefined)
+  t.equal(volume.secret.secretName, 'cic-gateway-credentials')
+  t.equal(volume.secret.defaultMode, 0o440)
+  const mount = container(manifests).volumeMounts.find((m: any) => m.name === volume.name)
+  t.same(mount, { name: volume.name, mountPath: '/etc/cic-gateway/secrets', readOnly: true })
+  const env = find(manifests, 'ConfigMap')!.data!
+  t.equal(env.CIC_PASSWORD_FILE, '/etc/cic-gateway/secrets/cic-password')
+  t.equal(env.GATEWAY_API_KEYS_FILE, '/etc/cic-gateway/secrets/gateway-api-keys')
+  t.equal(env.CIC_BASE_URL, 'https://acme.cleointegration.com')
+  t.equal(env.NODE_ENV, 'production')
+
+  // The same values with inline credentials render the chart's own Secret instead.
+  const inline = await render({ set: { 'cic.password': 'pw', 'auth.apiKeys[0]': 'key-a', 'auth.apiKeys[1]': 'key-b' } })
+  const secret = find(inline, 'Secret')!
+  t.same(secret.stringData, { 'cic-password': 'pw', 'gateway-api-keys': 'key-a,key-b' })
+  t.equal(deployment(inline).spec.template.spec.volumes.find((v: any) => v.secret !== undefined).secret.secretName, secret.metadata.name)
+  t.notMatch(JSON.stringify(find(inline, 'ConfigMap')), /key-a|"pw"/, 'secrets never land in the ConfigMap')
+})
+
+t.test('the config value becomes a mounted file named by GATEWAY_CONFIG_FILE', { skip }, async (t) => {
+  const manifests = await render({ valuesFiles: [allOnValues] })
+  const env = find(manifests, 'ConfigMap', 'all-on')!.data!
+  const files = find(manifests, 'ConfigMap', '-files')!.data!
+  t.equal(env.GATEWAY_CONFIG_FILE, '/etc/cic-gateway/config/config.yaml')
+  t.equal(env.CIC_CA_FILE, '/etc/cic-gateway/config/ca.pem')
+  const config = parseYaml(files['config.yaml']!) as any
+  const values = parseYaml(await readFile(allOnValues, 'utf8')) as any
+  t.same(config, values.config, 'config.yaml is the config value, verbatim')
+  t.match(files['ca.pem'], /BEGIN CERTIFICATE/)
+  const mount = container(manifests).volumeMounts.find((m: any) => m.mountPath === '/etc/cic-gateway/config')
+  t.equal(mount.readOnly, true)
+  const volume = deployment(manifests).spec.template.spec.volumes.find((v: any) => v.name === mount.name)
+  t.equal(volume.configMap.name, find(manifests, 'ConfigMap', '-files')!.metadata.name)
+  t.equal(find(manifests, 'Secret')!.stringData!['beta-password'], 'ci-only-beta-password', 'extraSecrets are files next to the CIC password')
+  const noAuth = await render({ set: { 'auth.enabled': 'false' } })
+  t.equal(find(noAuth, 'ConfigMap')!.data!.GATEWAY_AUTH, 'none')
+})
+
+t.test('NetworkPolicy: ingress only from labelled namespaces or pods, egress only to DNS and CIC', { skip }, async (t) => {
+  const manifests = await render({ set: { 'networkPolicy.enabled': 'true' } })
+  const np = find(manifests, 'NetworkPolicy')!
+  t.same(np.spec.podSelector.matchLabels, deployment(manifests).spec.selector.matchLabels, 'selects the gateway pods')
+  t.same(np.spec.policyTypes, ['Ingress', 'Egress'], 'both directions are restricted')
+
+  const [callers, metrics, ...moreIngress] = np.spec.ingress
+  t.same(moreIngress, [])
+  t.same(callers.from, [
+    { namespaceSelector: { matchLabels: { 'cic-gateway/access': 'true' } } },
+    { podSelector: { matchLabels: { 'cic-gateway/access': 'true' } } }
+  ], 'callers: labelled namespaces, or labelled pods')
+  t.same(callers.ports, [{ port: 'http', protocol: 'TCP' }])
+  t.same(metrics.from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }])
+  t.same(metrics.ports, [{ port: 'metrics', protocol: 'TCP' }])
+  for (const rule of np.spec.ingress) {
+    t.ok(Array.isArray(rule.from) && rule.from.length > 0, 'no ingress rule admits everyone')
+    for (const peer of rule.from) {
+      t.notOk(peer.ipBlock, 'no ipBlock ingress')
+      const selector = peer.namespaceSelector ?? peer.podSelector
+      t.ok(Object.keys(selector.matchLabels ?? {}).length > 0, 'peers are selected by label, never by an empty selector')
+    }
+  }
+
+  const [dns, cic, ...moreEgress] = np.spec.egress
+  t.same(moreEgress, [], 'nothing else leaves the pod')
+  t.same(dns.ports, [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }])
+  t.same(dns.to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], 'DNS: the cluster resolver only')
+  t.same(cic.ports, [{ port: 443, protocol: 'TCP' }], 'CIC: HTTPS only')
+  t.equal(cic.to.length, 1)
+  t.equal(cic.to[0].ipBlock.cidr, '0.0.0.0/0')
+  t.ok(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'].every((r) => cic.to[0].ipBlock.except.includes(r)), 'not to private ranges nor the metadata address')
+
+  const narrowed = await render({ set: { 'networkPolicy.enabled': 'true', 'networkPolicy.egress.cic.cidrs[0]': '203.0.113.0/24', 'networkPolicy.egress.cic.except': 'null' } })
+  t.same(find(narrowed, 'NetworkPolicy')!.spec.egress[1].to, [{ ipBlock: { cidr: '203.0.113.0/24' } }], 'CIC ranges can be narrowed')
+})
+
+t.test('values.schema.json rejects unknown and mistyped values', { skip }, async (t) => {
+  for (const set of [{ replicaCont: '2' }, { 'podDisruptionBudget.enable': 'true' }, { 'service.type': 'NodePort' }, { 'gateway.logLevel': 'verbose' }, { 'cic.baseUrl': 'ftp://x' }]) {
+    const result = await helmTemplate(tool('helm'), { set })
+    t.not(result.code, 0, `refused: ${JSON.stringify(set)}`)
+    t.match(result.stderr, /schema/)
+  }
+  t.match(JSON.parse(await readFile(join(chartDir, 'values.schema.json'), 'utf8')), { additionalProperties: false })
+})
+
+t.test('NOTES.txt renders, with the Service URL and warnings for missing credentials', { skip }, async (t) => {
+  // helm template does not render NOTES.txt (and helm install needs a cluster): render it
+  // through a copy of the chart where it is included into a ConfigMap.
+  const dir = await mkdtemp(join(tmpdir(), 'cic-gateway-notes-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const chart = join(dir, 'cic-gateway')
+  await cp(chartDir, chart, { recursive: true })
+  const notes = await readFile(join(chart, 'templates', 'NOTES.txt'), 'utf8')
+  await writeFile(join(chart, 'templates', '_notes_test.tpl'), `{{- define "notes-test" -}}\n${notes}\n{{- end }}\n`)
+  await writeFile(join(chart, 'templates', 'notes-test.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "notes-test" . | toJson }}\n')
+  const renderNotes = async (args: string[]): Promise<string> => {
+    const result = await run(tool('helm'), ['template', 'gw', chart, '--namespace', 'integrations', '--show-only', 'templates/notes-test.yaml', ...args])
+    t.equal(result.code, 0, result.stderr)
+    return parseManifests(result.stdout)[0]!.data!.notes!
+  }
+  const bare = await renderNotes([])
+  t.match(bare, 'http://gw-cic-gateway.integrations.svc:80/documents')
+  t.match(bare, 'terminationGracePeriodSeconds=320')
+  t.match(bare, /WARNING: neither cic.baseUrl nor config is set/)
+  t.match(bare, /WARNING: caller auth is on but no API keys/)
+  const configured = await renderNotes(['--set', 'existingSecret=creds', '--set', 'cic.baseUrl=https://acme.cleointegration.com', '--set', 'cic.username=u'])
+  t.notMatch(configured, /WARNING/)
+  t.match(configured, 'kubectl -n integrations rollout restart deployment/gw-cic-gateway')
+})
+
+t.test('the chart README documents every value', async (t) => {
+  const values = parseYaml(await readFile(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>
+  const readme = await readFile(join(chartDir, 'README.md'), 'utf8')
+  const documented = new Set([...readme.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]))
+  const paths: string[] = []
+  const walk = (node: unknown, prefix: string): void => {
+    const isMap = node !== null && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0
+    // Maps handed to Kubernetes verbatim are documented as one value.
+    const verbatim = ['podSecurityContext', 'securityContext', 'resources', 'livenessProbe', 'readinessProbe', 'startupProbe', 'autoscaling.behavior', 'affinity']
+    if (!isMap || verbatim.includes(prefix) || /Selector$/.test(prefix)) {
+      paths.push(prefix)
+      return
+    }
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) walk(value, prefix === '' ? key : `${prefix}.${key}`)
+  }
+  walk(values, '')
+  for (const path of paths) t.ok(documented.has(path), `README documents ${path}`)
+  for (const name of ['podDisruptionBudget.enabled', 'autoscaling.enabled', 'networkPolicy.enabled', 'serviceMonitor.enabled', 'existingSecret']) {
+    t.ok(documented.has(name), `README documents ${name}`)
+  }
+})
