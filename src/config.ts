@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import envSchema from 'env-schema'
+import type { CircuitSettings, RetrySettings } from './cic/resilience.js'
 
 export interface MailboxConfig {
   /** Name used in routes and metrics (`default` for env-only configuration). */
@@ -45,6 +46,25 @@ export interface Config {
   shutdownDelayMs: number
   /** Longest wait for in-flight uploads after that; then the process exits anyway. */
   shutdownTimeoutMs: number
+  retry: RetrySettings
+  circuit: CircuitSettings
+  /** Uploads handled at once; more get 503 + Retry-After at once (memory stays bounded). */
+  maxConcurrentUploads: number
+  server: ServerLimits
+  /** @fastify/under-pressure thresholds; 0 disables one. */
+  pressure: { maxEventLoopDelayMs: number, maxHeapUsedBytes: number }
+  idempotency: { ttlMs: number, maxKeys: number }
+}
+
+export interface ServerLimits {
+  maxConnections: number
+  /** Whole request (headers and body) must arrive within this; 0 = no limit. Sized for the largest upload on a slow link. */
+  requestTimeoutMs: number
+  headersTimeoutMs: number
+  /** A connection with no traffic this long is closed (a silent caller cannot hold it). */
+  idleTimeoutMs: number
+  /** Keep-alive longer than common load balancers' idle timeout (60 s), so they close first. */
+  keepAliveTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -75,7 +95,22 @@ const schema = {
     CIC_HEADERS_TIMEOUT_MS: { type: 'integer', minimum: 1, default: 120_000 },
     CIC_BODY_TIMEOUT_MS: { type: 'integer', minimum: 1, default: 60_000 },
     SHUTDOWN_DELAY_SECONDS: { type: 'number', minimum: 0, default: 5 },
-    SHUTDOWN_TIMEOUT_SECONDS: { type: 'number', minimum: 1, default: 300 }
+    SHUTDOWN_TIMEOUT_SECONDS: { type: 'number', minimum: 1, default: 300 },
+    CIC_RETRIES: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
+    CIC_RETRY_BASE_DELAY_MS: { type: 'integer', minimum: 0, default: 200 },
+    CIC_RETRY_MAX_DELAY_MS: { type: 'integer', minimum: 0, default: 5000 },
+    CIRCUIT_FAILURE_THRESHOLD: { type: 'integer', minimum: 1, default: 5 },
+    CIRCUIT_HALF_OPEN_AFTER_SECONDS: { type: 'number', minimum: 0.1, default: 10 },
+    MAX_CONCURRENT_UPLOADS: { type: 'integer', minimum: 1, default: 64 },
+    MAX_CONNECTIONS: { type: 'integer', minimum: 1, default: 1024 },
+    SERVER_REQUEST_TIMEOUT_SECONDS: { type: 'number', minimum: 0, default: 3600 },
+    SERVER_HEADERS_TIMEOUT_SECONDS: { type: 'number', minimum: 1, default: 30 },
+    SERVER_IDLE_TIMEOUT_SECONDS: { type: 'number', minimum: 1, default: 60 },
+    SERVER_KEEP_ALIVE_TIMEOUT_SECONDS: { type: 'number', minimum: 1, default: 72 },
+    MAX_EVENT_LOOP_DELAY_MS: { type: 'integer', minimum: 0, default: 1000 },
+    MAX_HEAP_USED_BYTES: { type: 'integer', minimum: 0, default: 0 },
+    IDEMPOTENCY_TTL_SECONDS: { type: 'integer', minimum: 1, default: 86400 },
+    IDEMPOTENCY_MAX_KEYS: { type: 'integer', minimum: 1, default: 100000 }
   }
 } as const
 
@@ -97,6 +132,21 @@ interface EnvValues {
   CIC_BODY_TIMEOUT_MS: number
   SHUTDOWN_DELAY_SECONDS: number
   SHUTDOWN_TIMEOUT_SECONDS: number
+  CIC_RETRIES: number
+  CIC_RETRY_BASE_DELAY_MS: number
+  CIC_RETRY_MAX_DELAY_MS: number
+  CIRCUIT_FAILURE_THRESHOLD: number
+  CIRCUIT_HALF_OPEN_AFTER_SECONDS: number
+  MAX_CONCURRENT_UPLOADS: number
+  MAX_CONNECTIONS: number
+  SERVER_REQUEST_TIMEOUT_SECONDS: number
+  SERVER_HEADERS_TIMEOUT_SECONDS: number
+  SERVER_IDLE_TIMEOUT_SECONDS: number
+  SERVER_KEEP_ALIVE_TIMEOUT_SECONDS: number
+  MAX_EVENT_LOOP_DELAY_MS: number
+  MAX_HEAP_USED_BYTES: number
+  IDEMPOTENCY_TTL_SECONDS: number
+  IDEMPOTENCY_MAX_KEYS: number
 }
 
 type Env = Record<string, string | undefined>
@@ -186,6 +236,18 @@ export function loadConfig (env: Env = process.env): Config {
       bodyTimeoutMs: values.CIC_BODY_TIMEOUT_MS
     },
     shutdownDelayMs: values.SHUTDOWN_DELAY_SECONDS * 1000,
-    shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_SECONDS * 1000
+    shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    retry: { retries: values.CIC_RETRIES, baseDelayMs: values.CIC_RETRY_BASE_DELAY_MS, maxDelayMs: values.CIC_RETRY_MAX_DELAY_MS },
+    circuit: { failureThreshold: values.CIRCUIT_FAILURE_THRESHOLD, halfOpenAfterMs: values.CIRCUIT_HALF_OPEN_AFTER_SECONDS * 1000 },
+    maxConcurrentUploads: values.MAX_CONCURRENT_UPLOADS,
+    server: {
+      maxConnections: values.MAX_CONNECTIONS,
+      requestTimeoutMs: values.SERVER_REQUEST_TIMEOUT_SECONDS * 1000,
+      headersTimeoutMs: values.SERVER_HEADERS_TIMEOUT_SECONDS * 1000,
+      idleTimeoutMs: values.SERVER_IDLE_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: values.SERVER_KEEP_ALIVE_TIMEOUT_SECONDS * 1000
+    },
+    pressure: { maxEventLoopDelayMs: values.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: values.MAX_HEAP_USED_BYTES },
+    idempotency: { ttlMs: values.IDEMPOTENCY_TTL_SECONDS * 1000, maxKeys: values.IDEMPOTENCY_MAX_KEYS }
   }
 }

@@ -28,7 +28,9 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
     logger,
     tokenRefreshMarginSeconds: config.tokenRefreshMarginSeconds,
     tokenFallbackLifetimeSeconds: config.tokenFallbackLifetimeSeconds,
-    readinessCacheSeconds: config.readinessCacheSeconds
+    readinessCacheSeconds: config.readinessCacheSeconds,
+    retry: config.retry,
+    circuit: config.circuit
   })
   const lifecycle = createLifecycle()
   const app = await buildApp({ config, delivery, spool, lifecycle, logger })

@@ -71,6 +71,11 @@ function errorCode (err: unknown): string | undefined {
 /** Classifies an exception thrown by undici (or by a body stream) during a CIC call. */
 export function fromTransportError (err: unknown, operation: CicOperation, signal?: AbortSignal): CicError {
   if (err instanceof CicError) return err
+  // The body stream we were given broke (caller gone, digest mismatch): not CIC's fault.
+  const name = (err as { name?: unknown } | null)?.name
+  if (name === 'BodyIncompleteError' || name === 'DigestMismatchError') {
+    return new CicError({ kind: 'body', operation, message: (err as Error).message, notProcessed: false, cause: err })
+  }
   const code = errorCode(err)
   if (signal?.aborted === true || (code !== undefined && ABORT_CODES.has(code))) {
     return new CicError({ kind: 'aborted', operation, message: `${operation} aborted`, notProcessed: false, code, cause: err })

@@ -1,6 +1,7 @@
 // Upload-folder resolver: home folder from GET /api/folders, then its children paged until
 // the configured upload folder is found. Memoized per account, single-flight, forgotten
 // when CIC answers 404 for it.
+import { noop, type IPolicy } from 'cockatiel'
 import { LRUCache } from 'lru-cache'
 import type { CicAccount, CicClient, CicResource } from './client.js'
 import { CicError } from './errors.js'
@@ -22,7 +23,7 @@ const MAX_PAGES = 1000
 export class FolderResolver {
   private readonly cache: LRUCache<string, string, ResolveContext>
 
-  constructor (private readonly client: CicClient, onResolved?: (target: FolderTarget, folderId: string) => void) {
+  constructor (private readonly client: CicClient, private readonly retry: IPolicy = noop, onResolved?: (target: FolderTarget, folderId: string) => void) {
     this.cache = new LRUCache<string, string, ResolveContext>({
       max: 1000,
       fetchMethod: async (_key, _stale, { context }) => {
@@ -54,7 +55,7 @@ export class FolderResolver {
   }
 
   private async resolve (target: FolderTarget, token: string): Promise<string> {
-    const roots = await this.client.listFolders(target.baseUrl, token)
+    const roots = await this.retry.execute(async () => await this.client.listFolders(target.baseUrl, token))
     const home = roots.resources.find(r => r.space === 'home') ?? roots.resources[0]
     if (home === undefined) {
       throw new CicError({ kind: 'protocol', operation: 'folders', message: 'CIC lists no home folder for this mailbox', notProcessed: false })
@@ -62,7 +63,7 @@ export class FolderResolver {
     let byName: CicResource | undefined
     let startIndex = 0
     for (let page = 0; page < MAX_PAGES; page++) {
-      const list = await this.client.listChildren(target.baseUrl, token, home.id, startIndex, PAGE_SIZE)
+      const list = await this.retry.execute(async () => await this.client.listChildren(target.baseUrl, token, home.id, startIndex, PAGE_SIZE))
       for (const child of list.resources) {
         if (child.type !== undefined && child.type !== 'folder') continue
         if (child.subspace === target.uploadFolder) return child.id

@@ -1,10 +1,13 @@
-// One CIC partner mailbox: its account, cached token and upload folder, and the upload
-// with the one recovery CIC's protocol allows: a revoked token or a forgotten folder is
-// refreshed and the upload sent again, only if the body was kept.
+// One CIC partner mailbox: its account, cached token and upload folder, its circuit
+// breaker, and the upload with the recoveries CIC's protocol allows: a revoked token or a
+// forgotten folder is refreshed, and an upload CIC certainly did not store is sent again,
+// only if the body was kept.
+import type { CircuitBreakerPolicy } from 'cockatiel'
 import type { UploadBody } from './body.js'
 import type { CallOptions, CicClient, UploadResult } from './client.js'
 import { CicError } from './errors.js'
 import type { FolderResolver, FolderTarget } from './folders.js'
+import { BrokenCircuitError, CircuitState, createCircuitBreaker, uploadRetryPolicy, type CircuitSettings, type RetrySettings } from './resilience.js'
 import type { TokenCache } from './tokens.js'
 
 export interface MailboxTarget extends FolderTarget {
@@ -15,16 +18,48 @@ export interface MailboxUploadResult extends UploadResult {
   attempts: number
 }
 
+export type CircuitStateName = 'closed' | 'open' | 'half-open'
+
+/** Thrown instead of calling CIC while the circuit is open (or a probe is running). */
+export class CircuitOpenError extends Error {
+  constructor (readonly retryAfterSeconds: number) {
+    super('CIC failed repeatedly: the circuit is open, uploads are refused until a probe succeeds')
+    this.name = 'CircuitOpenError'
+  }
+}
+
+export interface MailboxOptions {
+  retry: RetrySettings
+  circuit: CircuitSettings
+  onCircuitChange?: (mailbox: string, state: CircuitStateName) => void
+}
+
+const STATE_NAMES: Record<number, CircuitStateName> = { [CircuitState.Closed]: 'closed', [CircuitState.Open]: 'open', [CircuitState.HalfOpen]: 'half-open', [CircuitState.Isolated]: 'open' }
+
 export class CicMailbox {
+  private readonly breaker: CircuitBreakerPolicy
+  private openedAt = 0
+
   constructor (
     readonly target: MailboxTarget,
     private readonly client: CicClient,
     private readonly tokens: TokenCache,
-    private readonly folders: FolderResolver
-  ) {}
+    private readonly folders: FolderResolver,
+    private readonly opts: MailboxOptions
+  ) {
+    this.breaker = createCircuitBreaker(opts.circuit)
+    this.breaker.onStateChange(state => {
+      if (state === CircuitState.Open) this.openedAt = Date.now()
+      opts.onCircuitChange?.(target.name, STATE_NAMES[state] ?? 'closed')
+    })
+  }
 
   get name (): string {
     return this.target.name
+  }
+
+  get circuitState (): CircuitStateName {
+    return STATE_NAMES[this.breaker.state] ?? 'closed'
   }
 
   /** Logs in and resolves the upload folder (from cache when possible). */
@@ -50,19 +85,29 @@ export class CicMailbox {
   }
 
   async upload (filename: string, body: UploadBody, opts: CallOptions = {}): Promise<MailboxUploadResult> {
-    for (let attempt = 1; ; attempt++) {
-      const { token, folderId } = await this.prepare()
-      try {
-        const result = await this.client.upload(this.target.baseUrl, token, folderId, filename, body, opts)
-        return { ...result, attempts: attempt }
-      } catch (err) {
-        if (!(err instanceof CicError) || err.kind !== 'status') throw err
-        if (err.status === 401) this.tokens.invalidate(this.target, token)
-        else if (err.status === 404) this.folders.forget(this.target, folderId)
-        else throw err
-        // One replay, and only with the same bytes from the start.
-        if (attempt >= 2 || !body.replayable) throw err
+    // While a probe runs, others fail fast too instead of queueing behind it.
+    if (this.breaker.state === CircuitState.HalfOpen) throw new CircuitOpenError(1)
+    let attempts = 0
+    const retry = uploadRetryPolicy(this.opts.retry, body.replayable)
+    try {
+      return await this.breaker.execute(async () => await retry.execute(async () => {
+        attempts++
+        const { token, folderId } = await this.prepare()
+        try {
+          const result = await this.client.upload(this.target.baseUrl, token, folderId, filename, body, opts)
+          return { ...result, attempts }
+        } catch (err) {
+          if (err instanceof CicError && err.status === 401) this.tokens.invalidate(this.target, token)
+          if (err instanceof CicError && err.status === 404) this.folders.forget(this.target, folderId)
+          throw err
+        }
+      }, opts.signal))
+    } catch (err) {
+      if (err instanceof BrokenCircuitError) {
+        const remaining = this.opts.circuit.halfOpenAfterMs - (Date.now() - this.openedAt)
+        throw new CircuitOpenError(Math.max(1, Math.ceil(remaining / 1000)))
       }
+      throw err
     }
   }
 }

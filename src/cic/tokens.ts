@@ -1,5 +1,6 @@
 // Login-token cache: one token per CIC account, single-flight (N concurrent cold requests
 // make one login), renewed a margin before the JWT's exp, dropped when CIC says 401.
+import type { IPolicy } from 'cockatiel'
 import { LRUCache } from 'lru-cache'
 import type { CicAccount, CicClient } from './client.js'
 
@@ -10,6 +11,8 @@ export interface TokenCacheOptions {
   fallbackLifetimeMs: number
   /** Called after every login attempt (metrics, logs). */
   onLogin?: (account: CicAccount, outcome: 'success' | 'failure', err?: unknown) => void
+  /** Retries a failed login (transient failures only). */
+  retry?: IPolicy
   now?: () => number
 }
 
@@ -45,7 +48,8 @@ export class TokenCache {
       // lru-cache's fetch() shares one in-flight fetchMethod per key: that is the single flight.
       fetchMethod: async (_key, _stale, { context, options }) => {
         try {
-          const { accessToken } = await client.login(context)
+          const login = async (): Promise<string> => (await client.login(context)).accessToken
+          const accessToken = opts.retry !== undefined ? await opts.retry.execute(login) : await login()
           const exp = jwtExpiry(accessToken) ?? this.now() + opts.fallbackLifetimeMs
           const expiresAt = exp - opts.refreshMarginMs
           // A token shorter-lived than the margin is still used, for half its life.

@@ -146,10 +146,13 @@ function streamThrough (source: Readable, length: number, opts: BodyOptions): Pr
     open () {
       if (opened) throw new Error('a streamed body can be sent only once')
       opened = true
-      hasher = new HashingPassThrough(length, opts.expectedSha256)
-      // pipeline() propagates a caller abort into the stream CIC reads, which aborts the upload.
-      pipeline(source, hasher).catch(() => {})
-      return hasher
+      const h = hasher = new HashingPassThrough(length, opts.expectedSha256)
+      source.pipe(h)
+      // The caller hanging up mid-body breaks the stream CIC reads, which aborts the upload.
+      const broken = (): void => { if (!source.readableEnded) h.destroy(new BodyIncompleteError(h.size, length)) }
+      source.once('error', broken)
+      source.once('close', broken)
+      return h
     },
     sha256: () => hasher?.digest,
     cleanup: async () => {

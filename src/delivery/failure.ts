@@ -1,6 +1,7 @@
 // What a failed delivery means for the caller: a stable code, the HTTP status we answer,
 // and whether CIC holds the document ('no' = safe to resend, 'unknown' = check before resending).
 import { CicError } from '../cic/errors.js'
+import { CircuitOpenError } from '../cic/mailbox.js'
 import { BodyIncompleteError, BodyTooLargeError, DigestMismatchError, SpoolError } from './body.js'
 
 export type Delivered = 'no' | 'unknown'
@@ -41,6 +42,12 @@ const OPERATION_NAMES = { login: 'the login', folders: 'the home-folder lookup',
 /** Maps anything thrown while preparing or delivering a document to a DeliveryFailure. */
 export function toDeliveryFailure (err: unknown, opts: { replayable: boolean }): DeliveryFailure {
   if (err instanceof DeliveryFailure) return err
+  if (err instanceof CircuitOpenError) {
+    return new DeliveryFailure({ code: 'circuit-open', status: 503, title: 'CIC failing, circuit open', detail: `${err.message}; the document was not delivered and is safe to resend after the Retry-After delay`, delivered: 'no', retryAfterSeconds: err.retryAfterSeconds, cause: err })
+  }
+  // A body error surfaces wrapped when it broke the stream CIC was reading.
+  const bodyError = findCause(err, e => e instanceof DigestMismatchError || e instanceof BodyIncompleteError)
+  if (bodyError !== undefined && !(err instanceof BodyIncompleteError) && !(err instanceof DigestMismatchError)) return toDeliveryFailure(bodyError, opts)
   if (err instanceof BodyTooLargeError) {
     return new DeliveryFailure({ code: 'document-too-large', status: 413, title: 'Document too large', detail: err.message, delivered: 'no', cause: err })
   }
@@ -57,6 +64,15 @@ export function toDeliveryFailure (err: unknown, opts: { replayable: boolean }):
     return new DeliveryFailure({ code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly; whether CIC holds the document is unknown', delivered: 'unknown', cause: err })
   }
   return fromCicError(err, opts.replayable)
+}
+
+function findCause (err: unknown, test: (e: unknown) => boolean): unknown {
+  let e: unknown = err
+  for (let depth = 0; depth < 5 && e !== undefined && e !== null; depth++) {
+    if (test(e)) return e
+    e = (e as { cause?: unknown }).cause
+  }
+  return undefined
 }
 
 function fromCicError (err: CicError, replayable: boolean): DeliveryFailure {

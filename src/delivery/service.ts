@@ -4,7 +4,8 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import { CicClient, type CicAccount } from '../cic/client.js'
 import { FolderResolver, type FolderTarget } from '../cic/folders.js'
-import { CicMailbox } from '../cic/mailbox.js'
+import { CicMailbox, type CircuitStateName } from '../cic/mailbox.js'
+import { lookupRetryPolicy, type CircuitSettings, type RetrySettings } from '../cic/resilience.js'
 import { TokenCache } from '../cic/tokens.js'
 import type { MailboxConfig } from '../config.js'
 import type { PreparedBody } from './body.js'
@@ -18,6 +19,9 @@ export interface DeliveryServiceOptions {
   tokenRefreshMarginSeconds: number
   tokenFallbackLifetimeSeconds: number
   readinessCacheSeconds: number
+  retry: RetrySettings
+  circuit: CircuitSettings
+  onCircuitChange?: (mailbox: string, state: CircuitStateName) => void
 }
 
 export interface DocumentRequest {
@@ -56,7 +60,9 @@ export class DeliveryService {
   constructor (private readonly opts: DeliveryServiceOptions) {
     const client = new CicClient(opts.dispatcher)
     const names = new Map<string, string>()
+    const lookupRetry = lookupRetryPolicy(opts.retry)
     const tokens = new TokenCache(client, {
+      retry: lookupRetry,
       refreshMarginMs: opts.tokenRefreshMarginSeconds * 1000,
       fallbackLifetimeMs: opts.tokenFallbackLifetimeSeconds * 1000,
       onLogin: (account: CicAccount, outcome, err) => {
@@ -65,12 +71,19 @@ export class DeliveryService {
         else opts.logger.warn({ event: 'cic.login', mailbox, outcome, err: describe(err) }, 'CIC login failed')
       }
     })
-    const folders = new FolderResolver(client, (target: FolderTarget, folderId) => {
+    const folders = new FolderResolver(client, lookupRetry, (target: FolderTarget, folderId) => {
       opts.logger.info({ event: 'cic.folder', mailbox: names.get(target.username), folder: target.uploadFolder, folderId }, 'upload folder resolved')
     })
     for (const m of opts.mailboxes) {
       names.set(m.username, m.name)
-      this.mailboxes.set(m.name, new CicMailbox({ name: m.name, baseUrl: m.baseUrl, username: m.username, password: m.password, uploadFolder: m.uploadFolder }, client, tokens, folders))
+      this.mailboxes.set(m.name, new CicMailbox({ name: m.name, baseUrl: m.baseUrl, username: m.username, password: m.password, uploadFolder: m.uploadFolder }, client, tokens, folders, {
+        retry: opts.retry,
+        circuit: opts.circuit,
+        onCircuitChange: (mailbox, state) => {
+          opts.logger.warn({ event: 'cic.circuit', mailbox, state }, `circuit ${state}`)
+          opts.onCircuitChange?.(mailbox, state)
+        }
+      }))
     }
     this.defaultMailbox = opts.defaultMailbox
   }
