@@ -1,13 +1,16 @@
 // buildApp(): the one place that wires the HTTP server to the delivery service.
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import underPressure from '@fastify/under-pressure'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { Spool } from './delivery/body.js'
 import type { DeliveryService } from './delivery/service.js'
+import type { ConcurrencyLimit } from './http/concurrency.js'
 import { documentsRoutes } from './http/documents.js'
 import { healthRoutes } from './http/health.js'
+import type { IdempotencyStore } from './http/idempotency.js'
 import { registerProblemHandlers, sendProblem } from './http/problems.js'
 import type { Lifecycle } from './lifecycle.js'
 
@@ -17,7 +20,12 @@ export interface AppDeps {
   spool: Spool
   lifecycle: Lifecycle
   logger: Logger
+  uploads: ConcurrencyLimit
+  idempotency: IdempotencyStore
 }
+
+/** Probes and metrics are answered under pressure too: load must not fail liveness. */
+const UNSHED = new Set(['/livez', '/readyz', '/metrics'])
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -36,7 +44,26 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     genReqId: requestId,
     // Our own onRequest hook answers during shutdown, with problem+json.
-    return503OnClosing: false
+    return503OnClosing: false,
+    // Deliberate server timeouts: a slow or silent caller cannot hold a connection forever,
+    // while a large upload on a slow link still fits in requestTimeout.
+    connectionTimeout: config.server.idleTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    requestTimeout: config.server.requestTimeoutMs
+  })
+  app.server.headersTimeout = config.server.headersTimeoutMs
+  app.server.maxConnections = config.server.maxConnections
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.pressure.maxEventLoopDelayMs,
+    maxHeapUsedBytes: config.pressure.maxHeapUsedBytes,
+    retryAfter: 5,
+    pressureHandler: (request, reply, type, value) => {
+      if (UNSHED.has(request.url.split('?')[0]!)) return
+      request.log.warn({ event: 'shed', type, value }, 'request shed under pressure')
+      void reply.header('connection', 'close')
+      sendProblem(reply, { code: 'overloaded', status: 503, title: 'Gateway under pressure', detail: `the gateway is overloaded (${type}); the document was not delivered and is safe to resend`, delivered: 'no', retryAfterSeconds: 5 })
+    }
   })
 
   app.addHook('onRequest', async (request, reply) => {
@@ -48,7 +75,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
   app.addHook('onSend', async (request, reply) => {
     // An unread request body (refused early, e.g. 413) would otherwise be drained byte by byte.
-    if (!request.raw.complete) void reply.header('connection', 'close')
+    // During draining every response closes its connection so the server can finish closing.
+    if (!request.raw.complete || deps.lifecycle.draining) void reply.header('connection', 'close')
   })
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, durationMs: reply.elapsedTime }, 'request completed')
@@ -60,7 +88,9 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     delivery: deps.delivery,
     spool: deps.spool,
     maxBodyBytes: config.maxBodyBytes,
-    memoryBodyBytes: config.memoryBodyBytes
+    memoryBodyBytes: config.memoryBodyBytes,
+    uploads: deps.uploads,
+    idempotency: deps.idempotency
   })
   return app
 }

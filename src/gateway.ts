@@ -7,6 +7,8 @@ import { createCicDispatcher } from './cic/dispatcher.js'
 import type { Config } from './config.js'
 import { Spool } from './delivery/body.js'
 import { DeliveryService } from './delivery/service.js'
+import { ConcurrencyLimit } from './http/concurrency.js'
+import { IdempotencyStore } from './http/idempotency.js'
 import { createLifecycle, type Lifecycle } from './lifecycle.js'
 
 export interface Gateway {
@@ -14,6 +16,8 @@ export interface Gateway {
   delivery: DeliveryService
   spool: Spool
   lifecycle: Lifecycle
+  uploads: ConcurrencyLimit
+  idempotency: IdempotencyStore
   /** Stops accepting, waits for in-flight requests, closes CIC connections. */
   close (): Promise<void>
 }
@@ -33,12 +37,16 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
     circuit: config.circuit
   })
   const lifecycle = createLifecycle()
-  const app = await buildApp({ config, delivery, spool, lifecycle, logger })
+  const uploads = new ConcurrencyLimit(config.maxConcurrentUploads)
+  const idempotency = new IdempotencyStore(config.idempotency)
+  const app = await buildApp({ config, delivery, spool, lifecycle, logger, uploads, idempotency })
   return {
     app,
     delivery,
     spool,
     lifecycle,
+    uploads,
+    idempotency,
     async close () {
       await app.close()
       await delivery.close()

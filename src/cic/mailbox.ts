@@ -4,7 +4,7 @@
 // only if the body was kept.
 import type { CircuitBreakerPolicy } from 'cockatiel'
 import type { UploadBody } from './body.js'
-import type { CallOptions, CicClient, UploadResult } from './client.js'
+import type { CallOptions, CicClient, CicResource, UploadResult } from './client.js'
 import { CicError } from './errors.js'
 import type { FolderResolver, FolderTarget } from './folders.js'
 import { BrokenCircuitError, CircuitState, createCircuitBreaker, uploadRetryPolicy, type CircuitSettings, type RetrySettings } from './resilience.js'
@@ -82,6 +82,23 @@ export class CicMailbox {
   /** True when a token and the upload folder are cached, so an upload needs no extra calls. */
   isWarm (): boolean {
     return this.tokens.has(this.target) && this.folders.has(this.target)
+  }
+
+  /**
+   * The newest file of that name in the upload folder, as CIC lists it, or undefined.
+   * Used to settle an upload whose outcome was unknown (connection lost after sending).
+   */
+  async findUploaded (filename: string, opts: CallOptions = {}): Promise<CicResource | undefined> {
+    const { token, folderId } = await this.prepare()
+    let found: CicResource | undefined
+    let startIndex = 0
+    for (let page = 0; page < 10_000; page++) {
+      const list = await this.client.listChildren(this.target.baseUrl, token, folderId, startIndex, 100, opts)
+      for (const r of list.resources) if (r.type !== 'folder' && r.name === filename) found = r
+      startIndex += list.resources.length
+      if (list.resources.length === 0 || startIndex >= list.totalResults) break
+    }
+    return found
   }
 
   async upload (filename: string, body: UploadBody, opts: CallOptions = {}): Promise<MailboxUploadResult> {

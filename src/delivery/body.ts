@@ -46,6 +46,8 @@ export interface BodyOptions {
   spool: Spool
   /** SHA-256 the caller says the body has; a mismatch fails the body before its last byte reaches CIC. */
   expectedSha256?: Buffer
+  /** Keep the bytes (spool) even when the length is known, so they can be compared or sent again. */
+  replayable?: boolean
 }
 
 export interface PreparedBody extends UploadBody {
@@ -78,8 +80,13 @@ export class Spool {
 export async function prepareBody (source: Readable, declaredLength: number | undefined, opts: BodyOptions): Promise<PreparedBody> {
   if (declaredLength !== undefined && declaredLength > opts.maxBytes) throw new BodyTooLargeError(opts.maxBytes)
   if (declaredLength !== undefined && declaredLength <= opts.memoryBytes) return await readToMemory(source, declaredLength, opts)
-  if (declaredLength !== undefined) return streamThrough(source, declaredLength, opts)
-  return await spool(source, opts)
+  if (declaredLength !== undefined && opts.replayable !== true) return streamThrough(source, declaredLength, opts)
+  const body = await spool(source, opts)
+  if (declaredLength !== undefined && body.length !== declaredLength) {
+    await body.cleanup()
+    throw new BodyIncompleteError(body.length, declaredLength)
+  }
+  return body
 }
 
 function verify (hash: Buffer, expected: Buffer | undefined): void {

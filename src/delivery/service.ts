@@ -109,6 +109,21 @@ export class DeliveryService {
     }
   }
 
+  /**
+   * CIC's resource for a file of that name in the mailbox's upload folder, as JSON bytes,
+   * or undefined. Settles a delivery whose outcome was unknown before it is sent again.
+   */
+  async findDelivered (mailboxName: string, filename: string, requestId: string): Promise<{ raw: Buffer, fileId: string } | undefined> {
+    const mailbox = this.mailboxes.get(mailboxName)
+    if (mailbox === undefined) throw new Error(`unknown mailbox ${mailboxName}`)
+    try {
+      const found = await mailbox.findUploaded(filename, { requestId })
+      return found === undefined ? undefined : { raw: Buffer.from(JSON.stringify(found)), fileId: found.id }
+    } catch (err) {
+      throw toDeliveryFailure(err, { replayable: false })
+    }
+  }
+
   /** Whether every mailbox can deliver: cached, so probes do not hit CIC on every call. */
   async ready (): Promise<{ ready: boolean, mailboxes: Record<string, MailboxReadiness> }> {
     const entries = await Promise.all([...this.mailboxes.values()].map(async m => [m.name, await this.mailboxReadiness(m)] as const))

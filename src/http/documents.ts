@@ -4,10 +4,13 @@
 import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
-import { BodyIncompleteError, BodyTooLargeError, prepareBody, SpoolError, type PreparedBody, type Spool } from '../delivery/body.js'
-import { DeliveryFailure, toDeliveryFailure } from '../delivery/failure.js'
+import { BodyIncompleteError, BodyTooLargeError, prepareBody, SpoolError, type BodyOptions, type PreparedBody, type Spool } from '../delivery/body.js'
+import { toDeliveryFailure, type DeliveryFailure } from '../delivery/failure.js'
 import type { DeliveryService } from '../delivery/service.js'
+import type { ConcurrencyLimit } from './concurrency.js'
+import { expectedSha256 } from './digest.js'
 import { filenameFromContentDisposition, validateFilename } from './filename.js'
+import { parseIdempotencyKey, type IdempotencyRecord, type IdempotencyStore } from './idempotency.js'
 import { badRequest, ProblemError, sendProblem } from './problems.js'
 
 export interface DocumentsRouteOptions {
@@ -15,6 +18,8 @@ export interface DocumentsRouteOptions {
   spool: Spool
   maxBodyBytes: number
   memoryBodyBytes: number
+  uploads: ConcurrencyLimit
+  idempotency: IdempotencyStore
 }
 
 interface DocumentQuery {
@@ -50,21 +55,51 @@ export async function documentsRoutes (app: FastifyInstance, opts: DocumentsRout
 
 async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQuery }>, reply: FastifyReply, mailbox: string, opts: DocumentsRouteOptions): Promise<FastifyReply> {
   const started = process.hrtime.bigint()
+  // Load shedding: past the cap, refuse at once (the body is not read) instead of queueing.
+  if (!opts.uploads.tryAcquire()) {
+    throw new ProblemError({ code: 'overloaded', status: 503, title: 'Too many uploads in progress', detail: `the gateway is handling its maximum of ${opts.uploads.max} uploads; the document was not delivered and is safe to resend`, delivered: 'no', retryAfterSeconds: 1 })
+  }
   // The caller hanging up aborts the upload to CIC at once.
   const abort = new AbortController()
   const onClose = (): void => { if (!reply.raw.writableFinished) abort.abort() }
   reply.raw.once('close', onClose)
 
+  const key = parseIdempotencyKey(request.headers['idempotency-key'])
+  const scope = key === undefined ? undefined : `${mailbox}\u0000${key}`
+  const previous = scope === undefined ? undefined : opts.idempotency.get(scope)
+  let claimed = false
   let body: PreparedBody | undefined
   let filename: string | undefined
   try {
-    ({ body, filename } = request.isMultipart()
-      ? await readMultipart(request, opts)
-      : await readRaw(request, opts))
+    if (previous?.state === 'in-flight') {
+      throw new ProblemError({ code: 'idempotency-key-in-use', status: 409, title: 'Request with this Idempotency-Key in progress', detail: 'a request with the same Idempotency-Key is still being delivered; retry after it finishes', retryAfterSeconds: 1 })
+    }
+    if (scope !== undefined && previous === undefined) {
+      // Claimed before any await: a concurrent repeat sees it and gets 409.
+      opts.idempotency.set(scope, { state: 'in-flight' })
+      claimed = true
+    }
+    // A repeat must be compared with the first body before anything happens: keep its bytes.
+    const bodyOptions = { maxBytes: opts.maxBodyBytes, memoryBytes: opts.memoryBodyBytes, spool: opts.spool, expectedSha256: expectedSha256(request.headers), replayable: previous !== undefined }
+    ;({ body, filename } = request.isMultipart()
+      ? await readMultipart(request, { ...bodyOptions, expectedSha256: undefined })
+      : await readRaw(request, bodyOptions))
     if (body.length === 0) throw badRequest('document-empty', 'Empty document', 'the document has no bytes; nothing was delivered')
+
+    if (previous !== undefined && scope !== undefined) {
+      const settled = await settleRepeat(previous, body, filename, mailbox, request, opts)
+      if (settled !== undefined) {
+        request.log.info({ event: 'document.replayed', mailbox, filename, idempotencyKey: key, how: settled.how, cicFileId: settled.fileId }, 'idempotent repeat answered without a new upload')
+        opts.idempotency.set(scope, { state: 'delivered', sha256: body.sha256()!, raw: settled.raw, filename })
+        return await sendCreated(reply, settled.raw, body.sha256()!, settled.how)
+      }
+      opts.idempotency.set(scope, { state: 'in-flight' })
+      claimed = true
+    }
 
     const receipt = await opts.delivery.deliver({ mailbox, filename, body, requestId: request.id, signal: abort.signal })
     const sha256 = receipt.sha256.toString('base64')
+    if (scope !== undefined) opts.idempotency.set(scope, { state: 'delivered', sha256: receipt.sha256, raw: receipt.raw, filename })
     request.log.info({
       event: 'document.delivered',
       mailbox,
@@ -74,17 +109,24 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
       sha256,
       attempts: receipt.attempts,
       bodyMode: body.mode,
+      idempotencyKey: key,
       durationMs: Number(process.hrtime.bigint() - started) / 1e6
     }, 'document delivered')
-    return await reply
-      .code(201)
-      .header('content-type', 'application/json')
-      .header('repr-digest', `sha-256=:${sha256}:`)
-      .send(receipt.raw)
+    return await sendCreated(reply, receipt.raw, receipt.sha256)
   } catch (err) {
     // Caller mistakes (filename, multipart shape) go to the error handler as problems.
-    if (err instanceof ProblemError || isFastifyError(err)) throw err
-    const failure = toDeliveryFailure(err, { replayable: body?.replayable ?? false })
+    const failure = err instanceof ProblemError || isFastifyError(err) ? undefined : toDeliveryFailure(err, { replayable: body?.replayable ?? false })
+    if (claimed && scope !== undefined) {
+      // Known not delivered: the key is free for a retry. Unknown: a retry must reconcile first.
+      if (failure?.delivered === 'unknown' && body?.sha256() !== undefined && filename !== undefined) {
+        opts.idempotency.set(scope, { state: 'unknown', sha256: body.sha256()!, filename })
+      } else if (previous === undefined) {
+        opts.idempotency.delete(scope)
+      } else {
+        opts.idempotency.set(scope, previous)
+      }
+    }
+    if (failure === undefined) throw err
     logFailure(request, failure, mailbox, filename, started, abort.signal.aborted)
     return sendProblem(reply, {
       code: failure.code,
@@ -96,9 +138,36 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
       upstreamStatus: failure.upstreamStatus
     })
   } finally {
+    opts.uploads.release()
     reply.raw.off('close', onClose)
     await body?.cleanup()
   }
+}
+
+async function sendCreated (reply: FastifyReply, raw: Buffer, sha256: Buffer, replayed?: string): Promise<FastifyReply> {
+  void reply.code(201).header('content-type', 'application/json').header('repr-digest', `sha-256=:${sha256.toString('base64')}:`)
+  if (replayed !== undefined) void reply.header('idempotent-replayed', replayed)
+  return await reply.send(raw)
+}
+
+/**
+ * A repeat of an Idempotency-Key seen before: the stored 201 for the same body, or CIC's
+ * record of a delivery whose outcome was unknown. Undefined means: deliver it now.
+ */
+async function settleRepeat (previous: IdempotencyRecord, body: PreparedBody, filename: string, mailbox: string, request: FastifyRequest, opts: DocumentsRouteOptions): Promise<{ raw: Buffer, fileId?: string, how: string } | undefined> {
+  if (previous.state === 'in-flight') return undefined
+  if (!previous.sha256.equals(body.sha256()!)) {
+    throw new ProblemError({ code: 'idempotency-key-reused', status: 422, title: 'Idempotency-Key reused with another document', detail: 'this Idempotency-Key was used for a different body; nothing was delivered', delivered: 'no' })
+  }
+  if (previous.state === 'delivered') return { raw: previous.raw, how: 'stored' }
+  // The earlier attempt may have reached CIC: look in the upload folder before sending again.
+  let found: { raw: Buffer, fileId: string } | undefined
+  try {
+    found = await opts.delivery.findDelivered(mailbox, previous.filename, request.id)
+  } catch (err) {
+    throw new ProblemError({ code: 'reconciliation-failed', status: 503, title: 'Cannot settle the earlier attempt', detail: `an earlier attempt with this Idempotency-Key had an unknown outcome and CIC cannot be asked now (${err instanceof Error ? err.message : 'error'}); nothing was sent, retry later with the same key`, delivered: 'unknown', retryAfterSeconds: 5 })
+  }
+  return found === undefined ? undefined : { ...found, how: 'reconciled' }
 }
 
 function logFailure (request: FastifyRequest, failure: DeliveryFailure, mailbox: string, filename: string | undefined, started: bigint, callerGone: boolean): void {
@@ -136,16 +205,16 @@ function declaredLength (request: FastifyRequest): number | undefined {
   return Number.isSafeInteger(length) && length >= 0 ? length : undefined
 }
 
-async function readRaw (request: FastifyRequest<{ Querystring: DocumentQuery }>, opts: DocumentsRouteOptions): Promise<{ body: PreparedBody, filename: string }> {
+async function readRaw (request: FastifyRequest<{ Querystring: DocumentQuery }>, bodyOptions: BodyOptions): Promise<{ body: PreparedBody, filename: string }> {
   const query = request.query.filename
   const filename = query !== undefined
     ? validateFilename(query, 'the filename query parameter')
     : validateFilename(filenameFromContentDisposition(request.headers['content-disposition']), 'the Content-Disposition header')
-  const body = await prepareBody(request.raw, declaredLength(request), { maxBytes: opts.maxBodyBytes, memoryBytes: opts.memoryBodyBytes, spool: opts.spool })
+  const body = await prepareBody(request.raw, declaredLength(request), bodyOptions)
   return { body, filename }
 }
 
-async function readMultipart (request: FastifyRequest<{ Querystring: DocumentQuery }>, opts: DocumentsRouteOptions): Promise<{ body: PreparedBody, filename: string }> {
+async function readMultipart (request: FastifyRequest<{ Querystring: DocumentQuery }>, bodyOptions: BodyOptions): Promise<{ body: PreparedBody, filename: string }> {
   const query = request.query.filename
   if (query !== undefined) validateFilename(query, 'the filename query parameter')
   let body: PreparedBody | undefined
@@ -155,7 +224,7 @@ async function readMultipart (request: FastifyRequest<{ Querystring: DocumentQue
       if (part.type !== 'file') continue
       filename = query ?? validateFilename(part.filename, 'the multipart file part')
       // A part's length is unknown until it ends: spool it (memory, then disk).
-      body = await prepareBody(part.file as Readable, undefined, { maxBytes: opts.maxBodyBytes, memoryBytes: opts.memoryBodyBytes, spool: opts.spool })
+      body = await prepareBody(part.file as Readable, undefined, bodyOptions)
     }
   } catch (err) {
     await body?.cleanup()

@@ -2,7 +2,7 @@
 import { readBody } from './body.js'
 import { authenticate, type Context } from './context.js'
 import type { Exchange } from './exchange.js'
-import { folderResource, listEnvelope } from './resources.js'
+import { fileResource, folderResource, listEnvelope } from './resources.js'
 
 const LOGIN_BODY_LIMIT = 64 * 1024
 const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i
@@ -52,7 +52,10 @@ export function children (ctx: Context, ex: Exchange, folderId: string, query: U
   if (!folder || folder.username !== mailbox.username) return ex.error(404, 'Folder not found')
   const paging = parsePaging(ctx, query)
   if (typeof paging === 'string') return ex.error(400, paging)
-  const all = ctx.store.children(folder).map(folderResource)
+  // Sub-folders of home; in the upload folder, the files received so far (as the Cleo Portal shows them).
+  const all = folder.kind === 'upload'
+    ? ctx.store.filesIn(folder.id).map(file => fileResource(mailbox, folder, file))
+    : ctx.store.children(folder).map(folderResource)
   return ex.json(200, listEnvelope(all, paging.startIndex, paging.count))
 }
 

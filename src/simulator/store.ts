@@ -163,6 +163,11 @@ export class Store {
     }
   }
 
+  /** Files held in one folder, oldest first (the upload folder lists what was received). */
+  filesIn (folderId: string): StoredFile[] {
+    return [...this.#files.values()].filter((f) => f.folderId === folderId)
+  }
+
   files (username?: string): StoredFile[] {
     const all = [...this.#files.values()]
     return (username === undefined ? all : all.filter((f) => f.username === username)).map((f) => ({ ...f }))
