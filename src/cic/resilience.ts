@@ -62,8 +62,9 @@ export function lookupRetryPolicy (settings: RetrySettings): RetryPolicy {
 }
 
 export function uploadRetryPolicy (settings: RetrySettings, replayable: boolean): RetryPolicy {
-  return retry(handleWhen(err => replayable && uploadCertainlyNotStored(err) && retryAfterWithinLimit(err, settings)), {
-    // A revoked token or forgotten folder needs one immediate replay even when retries are off.
+  // A revoked token or forgotten folder gets one immediate replay even with retries off.
+  const refreshOnly = (err: Error): boolean => err instanceof CicError && (err.status === 401 || err.status === 404)
+  return retry(handleWhen(err => replayable && uploadCertainlyNotStored(err) && retryAfterWithinLimit(err, settings) && (settings.retries > 0 || refreshOnly(err))), {
     maxAttempts: Math.max(settings.retries, 1),
     backoff: new DelegateBackoff(context => {
       const err = 'error' in context.result ? context.result.error : undefined
