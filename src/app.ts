@@ -49,9 +49,10 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     // while a large upload on a slow link still fits in requestTimeout.
     connectionTimeout: config.server.idleTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    requestTimeout: config.server.requestTimeoutMs
+    requestTimeout: config.server.requestTimeoutMs,
+    // Node checks headersTimeout/requestTimeout on this interval (30 s by default).
+    http: { headersTimeout: config.server.headersTimeoutMs, connectionsCheckingInterval: Math.min(5000, Math.max(250, config.server.headersTimeoutMs / 2)) }
   })
-  app.server.headersTimeout = config.server.headersTimeoutMs
   app.server.maxConnections = config.server.maxConnections
 
   await app.register(underPressure, {
