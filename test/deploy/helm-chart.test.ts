@@ -299,7 +299,7 @@ t.test('NetworkPolicy: ingress only from labelled namespaces or pods, egress onl
 })
 
 t.test('values.schema.json rejects unknown and mistyped values', { skip }, async (t) => {
-  const refused: Array<Record<string, string>> = [{ replicaCont: '2' }, { 'podDisruptionBudget.enable': 'true' }, { 'service.type': 'NodePort' }, { 'gateway.logLevel': 'verbose' }, { 'cic.baseUrl': 'ftp://x' }]
+  const refused: Array<Record<string, string>> = [{ replicaCont: '2' }, { 'podDisruptionBudget.enable': 'true' }, { 'service.type': 'NodePort' }, { 'gateway.logLevel': 'verbose' }, { 'cic.baseUrl': 'ftp://x' }, { 'cic.baseUrl': 'http://acme.cleointegration.com' }]
   for (const set of refused) {
     const result = await helmTemplate(tool('helm'), { set })
     t.not(result.code, 0, `refused: ${JSON.stringify(set)}`)

@@ -18,6 +18,8 @@ import { parseDockerfile, parseEnv, stages, type Instruction } from './helpers/d
 import { repoRoot, run } from './helpers/tools.js'
 
 const API_KEY = 'deploy-test-key'
+// Two npm installs and a TypeScript build: more than the default per-file timeout on a busy machine.
+t.setTimeout(300_000)
 
 async function freePort (): Promise<number> {
   const server = createServer()
