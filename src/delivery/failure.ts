@@ -104,6 +104,9 @@ function fromCicStatus (err: CicError, replayable: boolean, step: string): Deliv
   if (status === 429 || status === 503) {
     return new DeliveryFailure({ ...base, code: status === 429 ? 'cic-rate-limited' : 'cic-unavailable', status: 503, title: status === 429 ? 'CIC rate limit' : 'CIC unavailable', detail: `CIC answered ${status} to ${step}; the document was not delivered and is safe to resend after the Retry-After delay`, delivered: 'no', retryAfterSeconds: err.retryAfterSeconds ?? 5 })
   }
+  if (err.operation !== 'upload' && status >= 500) {
+    return new DeliveryFailure({ ...base, code: 'cic-error', status: 502, title: 'CIC failed', detail: `CIC answered ${status} to ${step}; the document was not delivered and is safe to resend`, delivered: 'no' })
+  }
   if (err.operation === 'login') {
     return new DeliveryFailure({ ...base, code: 'cic-login-failed', status: 502, title: 'CIC login failed', detail: `CIC refused the gateway's login (status ${status}): check the mailbox credentials; the document was not delivered`, delivered: 'no' })
   }
