@@ -1,6 +1,7 @@
 // Assembles a running gateway from a Config: dispatcher, delivery service, spool, HTTP app.
 // main() and the tests both start the gateway through here.
 import type { FastifyInstance } from 'fastify'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { buildApp } from './app.js'
 import { createCicDispatcher } from './cic/dispatcher.js'
@@ -18,6 +19,8 @@ export interface Gateway {
   lifecycle: Lifecycle
   uploads: ConcurrencyLimit
   idempotency: IdempotencyStore
+  /** Resolves once no upload is in flight (checked every 100 ms), or after timeoutMs. */
+  drained (timeoutMs: number): Promise<boolean>
   /** Stops accepting, waits for in-flight requests, closes CIC connections. */
   close (): Promise<void>
 }
@@ -47,6 +50,11 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
     lifecycle,
     uploads,
     idempotency,
+    async drained (timeoutMs) {
+      const deadline = Date.now() + timeoutMs
+      while (uploads.active > 0 && Date.now() < deadline) await sleep(100)
+      return uploads.active === 0
+    },
     async close () {
       await app.close()
       await delivery.close()

@@ -43,8 +43,11 @@ async function main (): Promise<void> {
     logger.info({ event: 'shutdown', signal, delayMs: config.shutdownDelayMs }, 'shutdown started: readiness now fails')
     gateway.lifecycle.shuttingDown = true
     await sleep(config.shutdownDelayMs)
+    // Still listening, so late callers get a clear 503 with Connection: close, not a refused connection.
     gateway.lifecycle.draining = true
-    logger.info({ event: 'shutdown', phase: 'draining' }, 'no new requests; waiting for in-flight uploads')
+    logger.info({ event: 'shutdown', phase: 'draining', inFlight: gateway.uploads.active }, 'new requests refused; waiting for in-flight uploads')
+    const drained = await gateway.drained(config.shutdownTimeoutMs)
+    if (!drained) logger.warn({ event: 'shutdown', phase: 'deadline', inFlight: gateway.uploads.active }, 'shutdown deadline reached with uploads in flight')
     await gateway.close()
     await closeSimulator?.()
     logger.info({ event: 'shutdown', phase: 'done' }, 'shutdown complete')
