@@ -2,9 +2,9 @@
 // breaker, and the upload with the recoveries CIC's protocol allows: a revoked token or a
 // forgotten folder is refreshed, and an upload CIC certainly did not store is sent again,
 // only if the body was kept.
-import type { CircuitBreakerPolicy } from 'cockatiel'
+import type { CircuitBreakerPolicy, IPolicy } from 'cockatiel'
 import type { UploadBody } from './body.js'
-import type { CallOptions, CicClient, CicResource, UploadResult } from './client.js'
+import type { CallOptions, CicClient, CicResource, ListEnvelope, UploadResult } from './client.js'
 import { CicError } from './errors.js'
 import type { FolderResolver, FolderTarget } from './folders.js'
 import { BrokenCircuitError, CircuitState, createCircuitBreaker, uploadRetryPolicy, type CircuitSettings, type RetrySettings } from './resilience.js'
@@ -30,6 +30,8 @@ export class CircuitOpenError extends Error {
 
 export interface MailboxOptions {
   retry: RetrySettings
+  /** Retries the folder listing used to settle unknown outcomes. */
+  lookupRetry: IPolicy
   circuit: CircuitSettings
   onCircuitChange?: (mailbox: string, state: CircuitStateName) => void
 }
@@ -90,15 +92,18 @@ export class CicMailbox {
    */
   async findUploaded (filename: string, opts: CallOptions = {}): Promise<CicResource | undefined> {
     const { token, folderId } = await this.prepare()
-    let found: CicResource | undefined
-    let startIndex = 0
-    for (let page = 0; page < 10_000; page++) {
-      const list = await this.client.listChildren(this.target.baseUrl, token, folderId, startIndex, 100, opts)
-      for (const r of list.resources) if (r.type !== 'folder' && r.name === filename) found = r
-      startIndex += list.resources.length
-      if (list.resources.length === 0 || startIndex >= list.totalResults) break
+    const page = async (startIndex: number): Promise<ListEnvelope> =>
+      await this.opts.lookupRetry.execute(async () => await this.client.listChildren(this.target.baseUrl, token, folderId, startIndex, 100, opts))
+    const match = (list: ListEnvelope): CicResource | undefined => list.resources.findLast(r => r.type !== 'folder' && r.name === filename)
+    // The file just sent is most likely among the newest: read the last pages first.
+    const first = await page(0)
+    const size = first.resources.length
+    if (size === 0 || first.totalResults <= size) return match(first)
+    for (let start = Math.floor((first.totalResults - 1) / size) * size; start >= size; start -= size) {
+      const found = match(await page(start))
+      if (found !== undefined) return found
     }
-    return found
+    return match(first)
   }
 
   async upload (filename: string, body: UploadBody, opts: CallOptions = {}): Promise<MailboxUploadResult> {

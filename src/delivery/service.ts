@@ -78,6 +78,7 @@ export class DeliveryService {
       names.set(m.username, m.name)
       this.mailboxes.set(m.name, new CicMailbox({ name: m.name, baseUrl: m.baseUrl, username: m.username, password: m.password, uploadFolder: m.uploadFolder }, client, tokens, folders, {
         retry: opts.retry,
+        lookupRetry,
         circuit: opts.circuit,
         onCircuitChange: (mailbox, state) => {
           opts.logger.warn({ event: 'cic.circuit', mailbox, state }, `circuit ${state}`)
