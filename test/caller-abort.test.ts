@@ -28,11 +28,16 @@ function sockets (): number {
   return process.getActiveResourcesInfo().filter(r => r === 'TCPSocketWrap').length
 }
 
+function timers (): number {
+  return process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+}
+
 t.test('a caller hanging up mid-upload aborts the streamed upload to CIC: nothing stored, nothing reported delivered, nothing leaks', async t => {
   const stack = await startStack(t, { env: { MEMORY_BODY_BYTES: '1024' } })
   t.equal((await postDocument(stack.url, 'warm.edi', 'w')).status, 201)
   await sleep(100)
   const baseline = sockets()
+  const baselineTimers = timers()
   for (let i = 0; i < 10; i++) {
     await abortMidUpload(stack, `gone-${i}.edi`, 'Content-Length: 67108864\r\n', Buffer.alloc(1024 * 1024, 1))
   }
@@ -45,6 +50,8 @@ t.test('a caller hanging up mid-upload aborts the streamed upload to CIC: nothin
   t.equal(stack.gateway.uploads.active, 0, 'upload slots released')
   await until('sockets back to the baseline', () => sockets() <= baseline + 2)
   t.pass(`sockets: ${sockets()} (baseline ${baseline})`)
+  await until('timers back to the baseline', () => timers() <= baselineTimers + 2)
+  t.pass(`timers: ${timers()} (baseline ${baselineTimers})`)
   t.equal((await postDocument(stack.url, 'after.edi', 'still works')).status, 201, 'the gateway keeps delivering')
 })
 
