@@ -17,7 +17,7 @@ t.test('CIC 5xx on upload: 502 with CIC\'s status, never CIC\'s body', async t =
 t.test('CIC times out on upload: 504', async t => {
   const stack = await startStack(t, { env: { CIC_HEADERS_TIMEOUT_MS: '300' } })
   t.equal((await postDocument(stack.url, 'warm.edi', 'w')).status, 201)
-  stack.sim.inject('upload', { delayMs: 2000 })
+  stack.sim.inject('upload', { delayMs: 2500 })
   const res = await postDocument(stack.url, 'slow.edi', 'a')
   t.equal(res.status, 504)
   t.equal(res.json().type, 'urn:cic-gateway:problem:cic-timeout')

@@ -1,5 +1,6 @@
 // Every fault the simulator can inject, at every step of a delivery: what the caller sees,
 // what CIC holds, and that a retry with the same Idempotency-Key ends with exactly one copy.
+// undici's headers timeout runs on coarse timers (up to ~1 s late): delays go well past it.
 import tap from 'tap'
 
 type Tap = Parameters<Extract<Parameters<typeof tap.test>[0], (t: any) => any>>[0]
@@ -19,7 +20,7 @@ const LOOKUP_FAULTS: Array<[string, Fault, Omit<Expect, 'held'>]> = [
   ['500', { status: 500 }, { status: 502, type: 'cic-error', delivered: 'no' }],
   ['503', { status: 503 }, { status: 503, type: 'cic-unavailable', delivered: 'no' }],
   ['429', { status: 429, headers: { 'retry-after': '0' } }, { status: 503, type: 'cic-rate-limited', delivered: 'no' }],
-  ['delay past the timeout', { delayMs: 1000 }, { status: 504, type: 'cic-timeout', delivered: 'no' }],
+  ['delay past the timeout', { delayMs: 2500 }, { status: 504, type: 'cic-timeout', delivered: 'no' }],
   ['dropped connection', { drop: 'immediately' }, { status: 502, type: 'cic-connection-lost', delivered: 'no' }],
   ['dropped after processing', { drop: 'after-store' }, { status: 502, type: 'cic-connection-lost', delivered: 'no' }],
   ['truncated answer', { truncate: true }, { status: 502, type: 'cic-bad-response', delivered: 'no' }]
@@ -30,7 +31,7 @@ const UPLOAD_FAULTS: Array<[string, Fault, Expect]> = [
   ['503', { status: 503 }, { status: 503, type: 'cic-unavailable', delivered: 'no', held: 0 }],
   ['429', { status: 429, headers: { 'retry-after': '0' } }, { status: 503, type: 'cic-rate-limited', delivered: 'no', held: 0 }],
   ['400 (file type refused)', { status: 400 }, { status: 502, type: 'cic-rejected', delivered: 'no', held: 0 }],
-  ['delay past the timeout', { delayMs: 1000 }, { status: 504, type: 'cic-timeout', delivered: 'unknown', held: 1 }],
+  ['delay past the timeout', { delayMs: 2500 }, { status: 504, type: 'cic-timeout', delivered: 'unknown', held: 1 }],
   ['dropped connection', { drop: 'immediately' }, { status: 502, type: 'cic-connection-lost', delivered: 'unknown', held: 0 }],
   ['dropped mid-body', { drop: 'mid-body' }, { status: 502, type: 'cic-connection-lost', delivered: 'unknown', held: 0 }],
   ['dropped after storing', { drop: 'after-store' }, { status: 502, type: 'cic-connection-lost', delivered: 'unknown', held: 1 }],

@@ -48,7 +48,7 @@ t.test('a kept body is uploaded again after 503 or 429: CIC certainly did not st
 t.test('an upload is never retried after its outcome became unknown (500, timeout, dropped mid-body)', async t => {
   const stack = await startStack(t, { env: { ...FAST, CIC_HEADERS_TIMEOUT_MS: '300' } })
   t.equal((await postDocument(stack.url, 'warm.edi', 'w')).status, 201)
-  for (const fault of [{ status: 500 }, { delayMs: 1500 }, { drop: 'mid-body' as const }, { drop: 'after-store' as const }]) {
+  for (const fault of [{ status: 500 }, { delayMs: 2500 }, { drop: 'mid-body' as const }, { drop: 'after-store' as const }]) {
     const before = stack.sim.calls.upload
     stack.sim.inject('upload', fault)
     const res = await postDocument(stack.url, 'unknown.edi', Buffer.alloc(8192, 1))
