@@ -60,3 +60,18 @@ t.test('CIC stalling the body it reads fails the upload with 504 instead of hang
   t.equal(res.json().delivered, 'unknown')
   t.equal((await postDocument(stack.url, 'after.edi', 'x')).status, 201)
 })
+
+t.test('connections past MAX_CONNECTIONS are refused', async t => {
+  const stack = await startStack(t, { env: { MAX_CONNECTIONS: '2' } })
+  const held = [await openSocket(stack.url), await openSocket(stack.url)]
+  t.teardown(() => { for (const s of held) s.destroy() })
+  await sleep(100)
+  const third = await openSocket(stack.url)
+  third.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n')
+  const answer = await closedWithin(third, 5000)
+  t.notMatch(answer, /^HTTP\/1\.1 200/, 'the third connection is closed without being served')
+  for (const s of held) s.destroy()
+  await sleep(100)
+  const res = await postDocument(stack.url, 'after.edi', 'x')
+  t.equal(res.status, 201, 'served again once connections are free')
+})
