@@ -11,8 +11,10 @@ import type { ConcurrencyLimit } from './http/concurrency.js'
 import { documentsRoutes } from './http/documents.js'
 import { healthRoutes } from './http/health.js'
 import type { IdempotencyStore } from './http/idempotency.js'
+import { metricsRoutes } from './http/metrics.js'
 import { registerProblemHandlers, sendProblem } from './http/problems.js'
 import type { Lifecycle } from './lifecycle.js'
+import type { Metrics } from './metrics.js'
 
 export interface AppDeps {
   config: Config
@@ -22,6 +24,7 @@ export interface AppDeps {
   logger: Logger
   uploads: ConcurrencyLimit
   idempotency: IdempotencyStore
+  metrics?: Metrics
 }
 
 /** Probes and metrics are answered under pressure too: load must not fail liveness. */
@@ -85,13 +88,16 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
 
   registerProblemHandlers(app)
   await app.register(healthRoutes, { delivery: deps.delivery, lifecycle: deps.lifecycle })
+  // With METRICS_PORT the metrics have a listener of their own (gateway.ts) and are not on the API port.
+  if (deps.metrics !== undefined && config.metricsPort === undefined) await app.register(metricsRoutes, { metrics: deps.metrics })
   await app.register(documentsRoutes, {
     delivery: deps.delivery,
     spool: deps.spool,
     maxBodyBytes: config.maxBodyBytes,
     memoryBodyBytes: config.memoryBodyBytes,
     uploads: deps.uploads,
-    idempotency: deps.idempotency
+    idempotency: deps.idempotency,
+    metrics: deps.metrics
   })
   return app
 }

@@ -29,6 +29,8 @@ export interface Config {
   production: boolean
   host: string
   port: number
+  /** When set, GET /metrics is served only on this port (same HOST), not on the API port. */
+  metricsPort: number | undefined
   logLevel: string
   maxBodyBytes: number
   /** Known-length bodies up to this size are kept in memory so a 401 can be replayed. */
@@ -82,6 +84,7 @@ const schema = {
     NODE_ENV: { type: 'string', default: 'development' },
     HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+    METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535 },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     MAX_BODY_BYTES: { type: 'integer', minimum: 1, default: GIB },
     MEMORY_BODY_BYTES: { type: 'integer', minimum: 0, default: 256 * 1024 },
@@ -118,6 +121,7 @@ interface EnvValues {
   NODE_ENV: string
   HOST: string
   PORT: number
+  METRICS_PORT?: number
   LOG_LEVEL: string
   MAX_BODY_BYTES: number
   MEMORY_BODY_BYTES: number
@@ -209,6 +213,9 @@ export function loadConfig (env: Env = process.env): Config {
     if (username === undefined && !problems.some(p => p.startsWith('CIC_USERNAME'))) problems.push('CIC_USERNAME (or CIC_USERNAME_FILE) is required')
     if (password === undefined && !problems.some(p => p.startsWith('CIC_PASSWORD'))) problems.push('CIC_PASSWORD (or CIC_PASSWORD_FILE) is required')
   }
+  if (values !== undefined && values.METRICS_PORT !== undefined && values.METRICS_PORT !== 0 && values.METRICS_PORT === values.PORT) {
+    problems.push('METRICS_PORT must differ from PORT (unset it to serve /metrics on the API port)')
+  }
   if (problems.length > 0 || values === undefined) throw new ConfigError(problems)
 
   const mailboxes: MailboxConfig[] = demo
@@ -220,6 +227,7 @@ export function loadConfig (env: Env = process.env): Config {
     production,
     host: values.HOST,
     port: values.PORT,
+    metricsPort: values.METRICS_PORT,
     logLevel: values.LOG_LEVEL,
     maxBodyBytes: values.MAX_BODY_BYTES,
     memoryBodyBytes: Math.min(values.MEMORY_BODY_BYTES, values.MAX_BODY_BYTES),

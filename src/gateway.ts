@@ -10,7 +10,9 @@ import { Spool } from './delivery/body.js'
 import { DeliveryService } from './delivery/service.js'
 import { ConcurrencyLimit } from './http/concurrency.js'
 import { IdempotencyStore } from './http/idempotency.js'
+import { buildMetricsServer } from './http/metrics.js'
 import { createLifecycle, type Lifecycle } from './lifecycle.js'
+import { Metrics } from './metrics.js'
 
 export interface Gateway {
   app: FastifyInstance
@@ -21,6 +23,9 @@ export interface Gateway {
   idempotency: IdempotencyStore
   /** Resolves once no upload is in flight (checked every 100 ms), or after timeoutMs. */
   drained (timeoutMs: number): Promise<boolean>
+  metrics: Metrics
+  /** The METRICS_PORT listener (not listening yet: main() listens), when METRICS_PORT is set. */
+  metricsServer: FastifyInstance | undefined
   /** Stops accepting, waits for in-flight requests, closes CIC connections. */
   close (): Promise<void>
 }
@@ -28,6 +33,7 @@ export interface Gateway {
 export async function createGateway (config: Config, logger: Logger): Promise<Gateway> {
   const spool = new Spool(config.spoolDir)
   await spool.init()
+  const metrics = new Metrics({ mailboxes: config.mailboxes.map(m => m.name), spool })
   const delivery = new DeliveryService({
     mailboxes: config.mailboxes,
     defaultMailbox: config.defaultMailbox,
@@ -37,12 +43,15 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
     tokenFallbackLifetimeSeconds: config.tokenFallbackLifetimeSeconds,
     readinessCacheSeconds: config.readinessCacheSeconds,
     retry: config.retry,
-    circuit: config.circuit
+    circuit: config.circuit,
+    onCircuitChange: (mailbox, state) => { metrics.setCircuitState(mailbox, state) },
+    observer: { cicCall: metrics.cicCall, login: (mailbox, result) => { metrics.login(mailbox, result) } }
   })
   const lifecycle = createLifecycle()
   const uploads = new ConcurrencyLimit(config.maxConcurrentUploads)
   const idempotency = new IdempotencyStore(config.idempotency)
-  const app = await buildApp({ config, delivery, spool, lifecycle, logger, uploads, idempotency })
+  const app = await buildApp({ config, delivery, spool, lifecycle, logger, uploads, idempotency, metrics })
+  const metricsServer = config.metricsPort !== undefined ? await buildMetricsServer(metrics, logger) : undefined
   return {
     app,
     delivery,
@@ -55,8 +64,12 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
       while (uploads.active > 0 && Date.now() < deadline) await sleep(100)
       return uploads.active === 0
     },
+    metrics,
+    metricsServer,
     async close () {
       await app.close()
+      // Scraped until the API has drained, so the last in-flight uploads are counted.
+      await metricsServer?.close()
       await delivery.close()
     }
   }

@@ -1,4 +1,7 @@
 // pino for everything; secrets are redacted by path wherever they could appear.
+// JSON lines by default; pretty-printed only when stdout is a terminal and pino-pretty is
+// installed (a dev dependency: the production image has no pino-pretty and always logs JSON).
+import { createRequire } from 'node:module'
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 
 export const REDACT_PATHS = [
@@ -24,5 +27,22 @@ export function loggerOptions (level: string): LoggerOptions {
 }
 
 export function createLogger (level: string, destination?: DestinationStream): Logger {
-  return destination !== undefined ? pino(loggerOptions(level), destination) : pino(loggerOptions(level))
+  if (destination !== undefined) return pino(loggerOptions(level), destination)
+  const pretty = process.stdout.isTTY === true ? prettyStream() : undefined
+  return pretty !== undefined ? pino(loggerOptions(level), pretty) : pino(loggerOptions(level))
+}
+
+type PrettyFactory = (opts: Record<string, unknown>) => DestinationStream
+
+/** pino-pretty writing synchronously to stdout, or undefined when it is not installed. */
+function prettyStream (): DestinationStream | undefined {
+  let factory: PrettyFactory
+  try {
+    const mod = createRequire(import.meta.url)('pino-pretty') as PrettyFactory | { default: PrettyFactory }
+    factory = typeof mod === 'function' ? mod : mod.default
+  } catch {
+    return undefined
+  }
+  // sync: every line is on the terminal before the process exits.
+  return factory({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' })
 }

@@ -35,7 +35,8 @@ async function main (): Promise<void> {
 
   const gateway = await createGateway(config, logger)
   const address = await gateway.app.listen({ host: config.host, port: config.port })
-  logger.info({ event: 'start', address, mailboxes: gateway.delivery.mailboxNames(), maxBodyBytes: config.maxBodyBytes, nodeEnv: config.nodeEnv }, 'cic-gateway listening')
+  const metricsAddress = await gateway.metricsServer?.listen({ host: config.host, port: config.metricsPort })
+  logger.info({ event: 'start', address, metricsAddress, mailboxes: gateway.delivery.mailboxNames(), maxBodyBytes: config.maxBodyBytes, nodeEnv: config.nodeEnv }, 'cic-gateway listening')
 
   // Kubernetes sends SIGTERM and waits terminationGracePeriodSeconds; a second signal forces exit.
   closeWithGrace({ delay: config.shutdownDelayMs + config.shutdownTimeoutMs, logger }, async ({ signal, err }) => {

@@ -44,11 +44,14 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
+/** Told about every finished call (metrics); `status` is undefined when CIC gave no complete answer. */
+export type CicCallObserver = (call: { operation: CicOperation, status: number | undefined, durationSeconds: number }) => void
+
 const ERROR_BODY_LIMIT = 64 * 1024
 const SUCCESS_BODY_LIMIT = 4 * 1024 * 1024
 
 export class CicClient {
-  constructor (private readonly dispatcher: Dispatcher) {}
+  constructor (private readonly dispatcher: Dispatcher, private readonly observer?: CicCallObserver) {}
 
   async login (account: CicAccount, opts: CallOptions = {}): Promise<LoginResult> {
     // URLSearchParams form-encodes @ & % + in real Cleo passwords correctly.
@@ -111,6 +114,23 @@ export class CicClient {
 
   /** Sends one request; returns the body when the status is the expected one, else throws a CicError. */
   private async call (operation: CicOperation, baseUrl: string, req: Request, opts: CallOptions, expected: number): Promise<Buffer> {
+    if (this.observer === undefined) return await this.send(operation, baseUrl, req, opts, expected)
+    const started = process.hrtime.bigint()
+    let status: number | undefined
+    try {
+      const body = await this.send(operation, baseUrl, req, opts, expected)
+      status = expected
+      return body
+    } catch (err) {
+      // A CIC answer read in full carries its status; a transport failure or cut-short answer has none.
+      if (err instanceof CicError && err.kind === 'status') status = err.status
+      throw err
+    } finally {
+      this.observer({ operation, status, durationSeconds: Number(process.hrtime.bigint() - started) / 1e9 })
+    }
+  }
+
+  private async send (operation: CicOperation, baseUrl: string, req: Request, opts: CallOptions, expected: number): Promise<Buffer> {
     const headers = opts.requestId !== undefined ? { ...req.headers, 'x-request-id': opts.requestId } : req.headers
     let res: Dispatcher.ResponseData
     try {

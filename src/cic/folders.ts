@@ -3,7 +3,7 @@
 // when CIC answers 404 for it.
 import { noop, type IPolicy } from 'cockatiel'
 import { LRUCache } from 'lru-cache'
-import type { CicAccount, CicClient, CicResource } from './client.js'
+import type { CallOptions, CicAccount, CicClient, CicResource } from './client.js'
 import { CicError } from './errors.js'
 import { accountKey } from './tokens.js'
 
@@ -15,6 +15,8 @@ export interface FolderTarget extends CicAccount {
 interface ResolveContext {
   target: FolderTarget
   token: string
+  /** The request that triggered the lookup, forwarded to CIC and logged. */
+  requestId: string | undefined
 }
 
 const PAGE_SIZE = 100
@@ -23,19 +25,19 @@ const MAX_PAGES = 1000
 export class FolderResolver {
   private readonly cache: LRUCache<string, string, ResolveContext>
 
-  constructor (private readonly client: CicClient, private readonly retry: IPolicy = noop, onResolved?: (target: FolderTarget, folderId: string) => void) {
+  constructor (private readonly client: CicClient, private readonly retry: IPolicy = noop, onResolved?: (target: FolderTarget, folderId: string, requestId: string | undefined) => void) {
     this.cache = new LRUCache<string, string, ResolveContext>({
       max: 1000,
       fetchMethod: async (_key, _stale, { context }) => {
-        const id = await this.resolve(context.target, context.token)
-        onResolved?.(context.target, id)
+        const id = await this.resolve(context.target, context.token, { requestId: context.requestId })
+        onResolved?.(context.target, id, context.requestId)
         return id
       }
     })
   }
 
-  async get (target: FolderTarget, token: string): Promise<string> {
-    const id = await this.cache.fetch(this.key(target), { context: { target, token } })
+  async get (target: FolderTarget, token: string, opts: CallOptions = {}): Promise<string> {
+    const id = await this.cache.fetch(this.key(target), { context: { target, token, requestId: opts.requestId } })
     if (id === undefined) throw new Error('folder cache returned nothing')
     return id
   }
@@ -54,8 +56,8 @@ export class FolderResolver {
     return `${accountKey(target)}\u0000${target.uploadFolder}`
   }
 
-  private async resolve (target: FolderTarget, token: string): Promise<string> {
-    const roots = await this.retry.execute(async () => await this.client.listFolders(target.baseUrl, token))
+  private async resolve (target: FolderTarget, token: string, opts: CallOptions): Promise<string> {
+    const roots = await this.retry.execute(async () => await this.client.listFolders(target.baseUrl, token, opts))
     const home = roots.resources.find(r => r.space === 'home') ?? roots.resources[0]
     if (home === undefined) {
       throw new CicError({ kind: 'protocol', operation: 'folders', message: 'CIC lists no home folder for this mailbox', notProcessed: false })
@@ -63,7 +65,7 @@ export class FolderResolver {
     let byName: CicResource | undefined
     let startIndex = 0
     for (let page = 0; page < MAX_PAGES; page++) {
-      const list = await this.retry.execute(async () => await this.client.listChildren(target.baseUrl, token, home.id, startIndex, PAGE_SIZE))
+      const list = await this.retry.execute(async () => await this.client.listChildren(target.baseUrl, token, home.id, startIndex, PAGE_SIZE, opts))
       for (const child of list.resources) {
         if (child.type !== undefined && child.type !== 'folder') continue
         if (child.subspace === target.uploadFolder) return child.id

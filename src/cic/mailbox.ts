@@ -65,11 +65,11 @@ export class CicMailbox {
   }
 
   /** Logs in and resolves the upload folder (from cache when possible). */
-  async prepare (): Promise<{ token: string, folderId: string }> {
+  async prepare (opts: CallOptions = {}): Promise<{ token: string, folderId: string }> {
     for (let attempt = 1; ; attempt++) {
-      const token = await this.tokens.get(this.target)
+      const token = await this.tokens.get(this.target, opts)
       try {
-        return { token, folderId: await this.folders.get(this.target, token) }
+        return { token, folderId: await this.folders.get(this.target, token, opts) }
       } catch (err) {
         // A token revoked between login and folder lookup: renew it once.
         if (attempt === 1 && err instanceof CicError && err.status === 401) {
@@ -91,7 +91,7 @@ export class CicMailbox {
    * Used to settle an upload whose outcome was unknown (connection lost after sending).
    */
   async findUploaded (filename: string, opts: CallOptions = {}): Promise<CicResource | undefined> {
-    const { token, folderId } = await this.prepare()
+    const { token, folderId } = await this.prepare({ requestId: opts.requestId })
     const page = async (startIndex: number): Promise<ListEnvelope> =>
       await this.opts.lookupRetry.execute(async () => await this.client.listChildren(this.target.baseUrl, token, folderId, startIndex, 100, opts))
     const match = (list: ListEnvelope): CicResource | undefined => list.resources.findLast(r => r.type !== 'folder' && r.name === filename)
@@ -114,7 +114,7 @@ export class CicMailbox {
     try {
       return await this.breaker.execute(async () => await retry.execute(async () => {
         attempts++
-        const { token, folderId } = await this.prepare()
+        const { token, folderId } = await this.prepare({ requestId: opts.requestId })
         try {
           const result = await this.client.upload(this.target.baseUrl, token, folderId, filename, body, opts)
           return { ...result, attempts }

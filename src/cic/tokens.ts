@@ -2,18 +2,24 @@
 // make one login), renewed a margin before the JWT's exp, dropped when CIC says 401.
 import type { IPolicy } from 'cockatiel'
 import { LRUCache } from 'lru-cache'
-import type { CicAccount, CicClient } from './client.js'
+import type { CallOptions, CicAccount, CicClient } from './client.js'
 
 export interface TokenCacheOptions {
   /** Renew this long before `exp`, so a token never expires mid-upload in the common case. */
   refreshMarginMs: number
   /** Lifetime assumed when the token is not a JWT with a readable `exp`. */
   fallbackLifetimeMs: number
-  /** Called after every login attempt (metrics, logs). */
-  onLogin?: (account: CicAccount, outcome: 'success' | 'failure', err?: unknown) => void
+  /** Called after every login attempt (metrics, logs), with the id of the request that triggered it. */
+  onLogin?: (account: CicAccount, outcome: 'success' | 'failure', err: unknown, requestId: string | undefined) => void
   /** Retries a failed login (transient failures only). */
   retry?: IPolicy
   now?: () => number
+}
+
+interface LoginContext {
+  account: CicAccount
+  /** The request that triggered the login: CIC gets its id, so both sides' logs can be joined. */
+  requestId: string | undefined
 }
 
 interface CachedToken {
@@ -38,27 +44,28 @@ export function jwtExpiry (token: string): number | undefined {
 }
 
 export class TokenCache {
-  private readonly cache: LRUCache<string, CachedToken, CicAccount>
+  private readonly cache: LRUCache<string, CachedToken, LoginContext>
   private readonly now: () => number
 
   constructor (private readonly client: CicClient, private readonly opts: TokenCacheOptions) {
     this.now = opts.now ?? Date.now
-    this.cache = new LRUCache<string, CachedToken, CicAccount>({
+    this.cache = new LRUCache<string, CachedToken, LoginContext>({
       max: 1000,
       // lru-cache's fetch() shares one in-flight fetchMethod per key: that is the single flight.
-      fetchMethod: async (_key, _stale, { context, options }) => {
+      fetchMethod: async (_key, _stale, { context: { account, requestId }, options }) => {
         try {
-          const login = async (): Promise<string> => (await client.login(context)).accessToken
+          // No signal: the login is shared by every request waiting for it, one caller leaving must not cancel it.
+          const login = async (): Promise<string> => (await client.login(account, { requestId })).accessToken
           const accessToken = opts.retry !== undefined ? await opts.retry.execute(login) : await login()
           const exp = jwtExpiry(accessToken) ?? this.now() + opts.fallbackLifetimeMs
           const expiresAt = exp - opts.refreshMarginMs
           // A token shorter-lived than the margin is still used, for half its life.
           const ttl = Math.max(expiresAt - this.now(), Math.floor((exp - this.now()) / 2), 1)
           options.ttl = ttl
-          opts.onLogin?.(context, 'success')
+          opts.onLogin?.(account, 'success', undefined, requestId)
           return { token: accessToken, expiresAt: this.now() + ttl }
         } catch (err) {
-          opts.onLogin?.(context, 'failure', err)
+          opts.onLogin?.(account, 'failure', err, requestId)
           throw err
         }
       }
@@ -66,8 +73,8 @@ export class TokenCache {
   }
 
   /** A valid token for the account, logging in only when none is cached. */
-  async get (account: CicAccount): Promise<string> {
-    const entry = await this.cache.fetch(accountKey(account), { context: account })
+  async get (account: CicAccount, opts: CallOptions = {}): Promise<string> {
+    const entry = await this.cache.fetch(accountKey(account), { context: { account, requestId: opts.requestId } })
     if (entry === undefined) throw new Error('token cache returned nothing')
     return entry.token
   }

@@ -2,7 +2,7 @@
 // deliver(document) -> CIC's receipt or a DeliveryFailure. Also answers readiness.
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
-import { CicClient, type CicAccount } from '../cic/client.js'
+import { CicClient, type CicAccount, type CicCallObserver } from '../cic/client.js'
 import { FolderResolver, type FolderTarget } from '../cic/folders.js'
 import { CicMailbox, type CircuitStateName } from '../cic/mailbox.js'
 import { lookupRetryPolicy, type CircuitSettings, type RetrySettings } from '../cic/resilience.js'
@@ -22,6 +22,13 @@ export interface DeliveryServiceOptions {
   retry: RetrySettings
   circuit: CircuitSettings
   onCircuitChange?: (mailbox: string, state: CircuitStateName) => void
+  /** Metrics: every CIC call and every login (src/metrics.ts implements it). */
+  observer?: DeliveryObserver
+}
+
+export interface DeliveryObserver {
+  cicCall?: CicCallObserver
+  login?: (mailbox: string, result: 'success' | 'failure') => void
 }
 
 export interface DocumentRequest {
@@ -58,21 +65,23 @@ export class DeliveryService {
   private readonly readiness = new Map<string, CachedReadiness>()
 
   constructor (private readonly opts: DeliveryServiceOptions) {
-    const client = new CicClient(opts.dispatcher)
+    const client = new CicClient(opts.dispatcher, opts.observer?.cicCall)
     const names = new Map<string, string>()
     const lookupRetry = lookupRetryPolicy(opts.retry)
     const tokens = new TokenCache(client, {
       retry: lookupRetry,
       refreshMarginMs: opts.tokenRefreshMarginSeconds * 1000,
       fallbackLifetimeMs: opts.tokenFallbackLifetimeSeconds * 1000,
-      onLogin: (account: CicAccount, outcome, err) => {
+      // requestId: the request whose arrival triggered the login (one login serves many requests).
+      onLogin: (account: CicAccount, outcome, err, requestId) => {
         const mailbox = names.get(account.username)
-        if (outcome === 'success') opts.logger.info({ event: 'cic.login', mailbox, outcome }, 'logged in to CIC')
-        else opts.logger.warn({ event: 'cic.login', mailbox, outcome, err: describe(err) }, 'CIC login failed')
+        if (mailbox !== undefined) opts.observer?.login?.(mailbox, outcome)
+        if (outcome === 'success') opts.logger.info({ event: 'cic.login', mailbox, outcome, requestId }, 'logged in to CIC')
+        else opts.logger.warn({ event: 'cic.login', mailbox, outcome, requestId, err: describe(err) }, 'CIC login failed')
       }
     })
-    const folders = new FolderResolver(client, lookupRetry, (target: FolderTarget, folderId) => {
-      opts.logger.info({ event: 'cic.folder', mailbox: names.get(target.username), folder: target.uploadFolder, folderId }, 'upload folder resolved')
+    const folders = new FolderResolver(client, lookupRetry, (target: FolderTarget, folderId, requestId) => {
+      opts.logger.info({ event: 'cic.folder', mailbox: names.get(target.username), folder: target.uploadFolder, folderId, requestId }, 'upload folder resolved')
     })
     for (const m of opts.mailboxes) {
       names.set(m.username, m.name)

@@ -2,16 +2,17 @@
 // Bodies are opaque whatever their Content-Type, except multipart/form-data, where exactly
 // one file part is the document.
 import multipart from '@fastify/multipart'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { BodyIncompleteError, BodyTooLargeError, prepareBody, SpoolError, type BodyOptions, type PreparedBody, type Spool } from '../delivery/body.js'
 import { toDeliveryFailure, type DeliveryFailure } from '../delivery/failure.js'
 import type { DeliveryService } from '../delivery/service.js'
+import type { DocumentMetrics, DocumentResult } from '../metrics.js'
 import type { ConcurrencyLimit } from './concurrency.js'
 import { expectedSha256 } from './digest.js'
 import { filenameFromContentDisposition, validateFilename } from './filename.js'
 import { parseIdempotencyKey, type IdempotencyRecord, type IdempotencyStore } from './idempotency.js'
-import { badRequest, ProblemError, sendProblem } from './problems.js'
+import { badRequest, problemFromError, ProblemError, sendProblem } from './problems.js'
 
 export interface DocumentsRouteOptions {
   delivery: DeliveryService
@@ -20,6 +21,7 @@ export interface DocumentsRouteOptions {
   memoryBodyBytes: number
   uploads: ConcurrencyLimit
   idempotency: IdempotencyStore
+  metrics?: DocumentMetrics
 }
 
 interface DocumentQuery {
@@ -57,12 +59,15 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
   const started = process.hrtime.bigint()
   // Load shedding: past the cap, refuse at once (the body is not read) instead of queueing.
   if (!opts.uploads.tryAcquire()) {
+    opts.metrics?.documentStarted(mailbox).finish({ status: 503, code: 'overloaded', delivered: 'no' })
     throw new ProblemError({ code: 'overloaded', status: 503, title: 'Too many uploads in progress', detail: `the gateway is handling its maximum of ${opts.uploads.max} uploads; the document was not delivered and is safe to resend`, delivered: 'no', retryAfterSeconds: 1 })
   }
   // The caller hanging up aborts the upload to CIC at once.
   const abort = new AbortController()
   const onClose = (): void => { if (!reply.raw.writableFinished) abort.abort() }
   reply.raw.once('close', onClose)
+  const tracker = opts.metrics?.documentStarted(mailbox)
+  let result: DocumentResult = { status: 500, code: 'internal-error', delivered: 'unknown' }
 
   const key = parseIdempotencyKey(request.headers['idempotency-key'])
   const scope = key === undefined ? undefined : `${mailbox}\u0000${key}`
@@ -91,6 +96,7 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
       if (settled !== undefined) {
         request.log.info({ event: 'document.replayed', mailbox, filename, idempotencyKey: key, how: settled.how, cicFileId: settled.fileId }, 'idempotent repeat answered without a new upload')
         opts.idempotency.set(scope, { state: 'delivered', sha256: body.sha256()!, raw: settled.raw, filename })
+        result = { status: 201, replayed: true }
         return await sendCreated(reply, settled.raw, body.sha256()!, settled.how)
       }
       opts.idempotency.set(scope, { state: 'in-flight' })
@@ -112,6 +118,7 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
       idempotencyKey: key,
       durationMs: Number(process.hrtime.bigint() - started) / 1e6
     }, 'document delivered')
+    result = { status: 201, bytes: receipt.bytes }
     return await sendCreated(reply, receipt.raw, receipt.sha256)
   } catch (err) {
     // Caller mistakes (filename, multipart shape) go to the error handler as problems.
@@ -126,7 +133,14 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
         opts.idempotency.set(scope, previous)
       }
     }
-    if (failure === undefined) throw err
+    if (failure === undefined) {
+      const problem = problemFromError(err as FastifyError | ProblemError)
+      result = { status: problem.status, code: problem.code, delivered: problem.delivered }
+      // Every document request leaves one line, refused ones too: "did my document arrive?" has an answer.
+      request.log.info({ event: 'document.failed', mailbox, filename, code: problem.code, status: problem.status, delivered: problem.delivered, durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'document refused')
+      throw err
+    }
+    result = { status: failure.status, code: failure.code, delivered: failure.delivered }
     logFailure(request, failure, mailbox, filename, started, abort.signal.aborted)
     return sendProblem(reply, {
       code: failure.code,
@@ -139,6 +153,7 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
     })
   } finally {
     opts.uploads.release()
+    tracker?.finish(result)
     reply.raw.off('close', onClose)
     await body?.cleanup()
   }

@@ -60,6 +60,21 @@ const FASTIFY_CODES: Record<string, Omit<Problem, 'detail'>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', delivered: 'no' }
 }
 
+/** The problem the error handler answers for an error thrown by a handler or by Fastify. */
+export function problemFromError (error: FastifyError | ProblemError): Problem {
+  if (error instanceof ProblemError) return error.problem
+  const known = error.code !== undefined ? FASTIFY_CODES[error.code] : undefined
+  if (known !== undefined) return { ...known, detail: error.message }
+  if (error.validation !== undefined) {
+    return { code: 'bad-request', status: 400, title: 'Bad request', detail: error.message, delivered: 'no' }
+  }
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) {
+    return { code: 'bad-request', status, title: 'Bad request', detail: error.message, delivered: 'no' }
+  }
+  return { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly', delivered: 'unknown' }
+}
+
 export function registerProblemHandlers (app: FastifyInstance): void {
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     // The path is not echoed: nothing from the input is reflected.
@@ -67,17 +82,8 @@ export function registerProblemHandlers (app: FastifyInstance): void {
   })
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof ProblemError) return sendProblem(reply, error.problem)
-    const known = error.code !== undefined ? FASTIFY_CODES[error.code] : undefined
-    if (known !== undefined) return sendProblem(reply, { ...known, detail: error.message })
-    if (error.validation !== undefined) {
-      return sendProblem(reply, { code: 'bad-request', status: 400, title: 'Bad request', detail: error.message, delivered: 'no' })
-    }
-    const status = error.statusCode ?? 500
-    if (status >= 400 && status < 500) {
-      return sendProblem(reply, { code: 'bad-request', status, title: 'Bad request', detail: error.message, delivered: 'no' })
-    }
-    request.log.error({ err: error }, 'unhandled error')
-    return sendProblem(reply, { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly', delivered: 'unknown' })
+    const problem = problemFromError(error)
+    if (problem.code === 'internal-error') request.log.error({ err: error }, 'unhandled error')
+    return sendProblem(reply, problem)
   })
 }

@@ -1,0 +1,236 @@
+// Prometheus metrics: one Registry per gateway (tests run many gateways in one process),
+// plus the process-wide default metrics, which describe the process and are registered once.
+// Other layers never import prom-client: they call the small interfaces defined here
+// (src/cic gets a plain callback, see CicClient's observer).
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+/**
+ * What happened to one POST of a document, from an operator's point of view:
+ *  - delivered: CIC confirmed it (201);
+ *  - refused:   not delivered because of the request (4xx: bad filename, empty, too large, name exists);
+ *  - failed:    not delivered, CIC or the gateway in trouble (5xx with delivered "no"): safe to resend;
+ *  - unknown:   CIC may hold it (delivered "unknown"): someone has to check;
+ *  - replayed:  a repeat with a known Idempotency-Key, answered 201 without a new upload.
+ */
+export type DocumentOutcome = 'delivered' | 'refused' | 'failed' | 'unknown' | 'replayed'
+
+export type CircuitState = 'closed' | 'open' | 'half-open'
+export const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open']
+
+/** How a document request ended: the status we answered, and the problem code and `delivered` when it failed. */
+export interface DocumentResult {
+  status: number
+  code?: string
+  delivered?: 'no' | 'unknown'
+  /** Bytes CIC confirmed, for a delivered document. */
+  bytes?: number
+  /** Answered from the idempotency store (or found in CIC) without uploading again. */
+  replayed?: boolean
+}
+
+/** Returned by documentStarted(); finish() exactly once, in a finally. */
+export interface DocumentTracker {
+  finish (result: DocumentResult): void
+}
+
+/** What the HTTP layer needs. */
+export interface DocumentMetrics {
+  documentStarted (mailbox: string): DocumentTracker
+}
+
+/** One finished call to CIC, as CicClient reports it. */
+export interface CicCallSample {
+  operation: string
+  /** CIC's HTTP status, when CIC answered completely; undefined for a transport failure or a cut-short answer. */
+  status: number | undefined
+  durationSeconds: number
+}
+
+export const METRIC_PREFIX = 'cic_gateway_'
+
+const UPLOAD_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900]
+const CIC_CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+
+/** A label value for any mailbox name: configured names as they are, anything else collapsed (bounded cardinality). */
+const OTHER_MAILBOX = 'other'
+
+export function documentOutcome (result: DocumentResult): DocumentOutcome {
+  if (result.status >= 200 && result.status < 300) return result.replayed === true ? 'replayed' : 'delivered'
+  if (result.delivered === 'unknown') return 'unknown'
+  return result.status < 500 ? 'refused' : 'failed'
+}
+
+/** "2xx".."5xx" for an answer, "error" when CIC gave none (unreachable, timeout, reset, truncated). */
+export function statusClass (status: number | undefined): string {
+  return status === undefined ? 'error' : `${Math.floor(status / 100)}xx`
+}
+
+let processRegistry: Registry | undefined
+
+/** Default process metrics (process_*, nodejs_*), once per process: their collectors never stop, so one set is enough. */
+function defaultMetricsRegistry (): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
+export interface MetricsOptions {
+  /** The configured mailbox names: series start at 0 for each, other names are labelled "other". */
+  mailboxes: readonly string[]
+  /** Read at each scrape for cic_gateway_spool_bytes. */
+  spool?: { readonly bytesInUse: number }
+}
+
+export class Metrics implements DocumentMetrics {
+  /** What GET /metrics renders: this gateway's metrics and the process's default metrics. */
+  readonly registry: Registry
+  private readonly mailboxes: ReadonlySet<string>
+  private readonly documents: Counter<'mailbox' | 'outcome' | 'code'>
+  private readonly deliveredBytes: Counter<'mailbox'>
+  private readonly uploadDuration: Histogram<'mailbox' | 'outcome'>
+  private readonly inFlight: Gauge<'mailbox'>
+  private readonly cicCalls: Histogram<'operation' | 'status_class'>
+  private readonly logins: Counter<'mailbox' | 'result'>
+  private readonly circuit: Gauge<'mailbox' | 'state'>
+  private readonly replays: Counter<'mailbox'>
+
+  constructor (opts: MetricsOptions) {
+    const own = new Registry()
+    const registers = [own]
+    this.mailboxes = new Set(opts.mailboxes)
+    this.documents = new Counter({
+      name: `${METRIC_PREFIX}documents_total`,
+      help: 'Documents posted to the gateway, by mailbox and outcome (delivered, refused, failed, unknown, replayed); code is the problem type of a document not delivered.',
+      labelNames: ['mailbox', 'outcome', 'code'],
+      registers
+    })
+    this.deliveredBytes = new Counter({
+      name: `${METRIC_PREFIX}delivered_bytes_total`,
+      help: 'Bytes of documents CIC confirmed (201), by mailbox.',
+      labelNames: ['mailbox'],
+      registers
+    })
+    this.uploadDuration = new Histogram({
+      name: `${METRIC_PREFIX}upload_duration_seconds`,
+      help: 'Time from a document request\'s arrival to the gateway\'s answer (reading the body, login/folder lookup when not cached, the upload to CIC), by mailbox and outcome.',
+      labelNames: ['mailbox', 'outcome'],
+      buckets: UPLOAD_BUCKETS,
+      registers
+    })
+    this.inFlight = new Gauge({
+      name: `${METRIC_PREFIX}uploads_in_flight`,
+      help: 'Document requests being handled right now, by mailbox.',
+      labelNames: ['mailbox'],
+      registers
+    })
+    this.cicCalls = new Histogram({
+      name: `${METRIC_PREFIX}cic_request_duration_seconds`,
+      help: 'Duration of calls to CIC by operation (login, folders, children, upload) and status class (2xx..5xx, or error when CIC gave no complete answer).',
+      labelNames: ['operation', 'status_class'],
+      buckets: CIC_CALL_BUCKETS,
+      registers
+    })
+    this.logins = new Counter({
+      name: `${METRIC_PREFIX}cic_logins_total`,
+      help: 'Logins to CIC by mailbox and result (success, failure). Tokens are cached: a steady rate means tokens expire normally, a burst means revocations or failures.',
+      labelNames: ['mailbox', 'result'],
+      registers
+    })
+    this.circuit = new Gauge({
+      name: `${METRIC_PREFIX}circuit_state`,
+      help: 'Circuit breaker state towards CIC per mailbox: 1 for the current state (closed, open, half-open), 0 for the others.',
+      labelNames: ['mailbox', 'state'],
+      registers
+    })
+    this.replays = new Counter({
+      name: `${METRIC_PREFIX}idempotent_replays_total`,
+      help: 'Requests answered from the idempotency store (same Idempotency-Key) instead of uploading again, by mailbox.',
+      labelNames: ['mailbox'],
+      registers
+    })
+    const spool = opts.spool
+    new Gauge({
+      name: `${METRIC_PREFIX}spool_bytes`,
+      help: 'Bytes of documents of unknown length spooled to disk right now (SPOOL_DIR).',
+      registers,
+      collect () { this.set(spool?.bytesInUse ?? 0) }
+    })
+
+    // Every mailbox's series exist from the start, so rate() and alerts see a 0, not nothing.
+    for (const mailbox of this.mailboxes) {
+      this.documents.inc({ mailbox, outcome: 'delivered' }, 0)
+      this.deliveredBytes.inc({ mailbox }, 0)
+      this.inFlight.set({ mailbox }, 0)
+      for (const result of ['success', 'failure']) this.logins.inc({ mailbox, result }, 0)
+      this.replays.inc({ mailbox }, 0)
+      this.setCircuitState(mailbox, 'closed')
+    }
+    this.registry = Registry.merge([own, defaultMetricsRegistry()])
+  }
+
+  documentStarted (mailbox: string): DocumentTracker {
+    const label = this.label(mailbox)
+    const started = process.hrtime.bigint()
+    let finished = false
+    this.inFlight.inc({ mailbox: label })
+    return {
+      finish: (result) => {
+        if (finished) return
+        finished = true
+        this.inFlight.dec({ mailbox: label })
+        const outcome = documentOutcome(result)
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9
+        this.uploadDuration.observe({ mailbox: label, outcome }, seconds)
+        if (outcome === 'delivered') {
+          this.documents.inc({ mailbox: label, outcome })
+          this.deliveredBytes.inc({ mailbox: label }, result.bytes ?? 0)
+        } else if (outcome === 'replayed') {
+          this.documents.inc({ mailbox: label, outcome })
+          this.replays.inc({ mailbox: label })
+        } else {
+          this.documents.inc({ mailbox: label, outcome, code: result.code ?? 'unknown' })
+        }
+      }
+    }
+  }
+
+  /** The observer CicClient calls once per CIC call. */
+  readonly cicCall = (sample: CicCallSample): void => {
+    this.cicCalls.observe({ operation: sample.operation, status_class: statusClass(sample.status) }, sample.durationSeconds)
+  }
+
+  login (mailbox: string, result: 'success' | 'failure'): void {
+    this.logins.inc({ mailbox: this.label(mailbox), result })
+  }
+
+  /** For the circuit breaker: call on every state change. */
+  setCircuitState (mailbox: string, state: CircuitState): void {
+    const label = this.label(mailbox)
+    for (const s of CIRCUIT_STATES) this.circuit.set({ mailbox: label, state: s }, s === state ? 1 : 0)
+  }
+
+  /** For the idempotency store: call when a request is answered with a stored response. */
+  idempotentReplay (mailbox: string): void {
+    this.replays.inc({ mailbox: this.label(mailbox) })
+  }
+
+  get contentType (): string {
+    return this.registry.contentType
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  async render (): Promise<string> {
+    return await this.registry.metrics()
+  }
+
+  /** Every metric family name /metrics exposes (histograms without their _bucket/_sum/_count suffixes). */
+  metricNames (): string[] {
+    return this.registry.getMetricsAsArray().map(m => (m as unknown as { name: string }).name)
+  }
+
+  private label (mailbox: string): string {
+    return this.mailboxes.has(mailbox) ? mailbox : OTHER_MAILBOX
+  }
+}
