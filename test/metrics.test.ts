@@ -112,14 +112,14 @@ t.test('a failed login is counted, and the document as failed with its code', as
   t.equal(m.value('cic_gateway_cic_request_duration_seconds_count', { operation: 'upload', status_class: '2xx' }), undefined, 'no upload was attempted')
 })
 
-t.test('CIC unreachable: the calls are counted with status class "error" and the document as failed', async t => {
-  const stack = await startStack(t)
+t.test('CIC unreachable: every attempt is counted with status class "error", the login once, the document as failed', async t => {
+  const stack = await startStack(t, { env: { CIC_RETRIES: '2', CIC_RETRY_BASE_DELAY_MS: '1', CIC_RETRY_MAX_DELAY_MS: '5' } })
   await stack.sim.close()
   t.equal((await postDocument(stack.url, 'a.edi', 'a')).status, 503)
   const m = await scrape(stack.url)
-  t.equal(m.value('cic_gateway_cic_request_duration_seconds_count', { operation: 'login', status_class: 'error' }), 1)
+  t.equal(m.value('cic_gateway_cic_request_duration_seconds_count', { operation: 'login', status_class: 'error' }), 3, 'the call and its two retries')
   t.equal(m.value('cic_gateway_documents_total', { mailbox, outcome: 'failed', code: 'cic-unreachable' }), 1)
-  t.equal(m.value('cic_gateway_cic_logins_total', { mailbox, result: 'failure' }), 1)
+  t.equal(m.value('cic_gateway_cic_logins_total', { mailbox, result: 'failure' }), 1, 'one failed login, after its retries')
 })
 
 t.test('in-flight uploads and spooled bytes are gauges read while an upload is held by CIC', async t => {
@@ -201,4 +201,43 @@ t.test('METRICS_PORT is validated and must differ from PORT', async t => {
   t.equal(loadConfig(base).metricsPort, undefined)
   t.throws(() => loadConfig({ ...base, METRICS_PORT: 'x' }), /METRICS_PORT/)
   t.throws(() => loadConfig({ ...base, PORT: '9000', METRICS_PORT: '9000' }), /METRICS_PORT must differ from PORT/)
+})
+
+t.test('the circuit breaker\'s state changes reach cic_gateway_circuit_state', async t => {
+  const stack = await startStack(t, { env: { CIRCUIT_FAILURE_THRESHOLD: '2', CIRCUIT_HALF_OPEN_AFTER_SECONDS: '60', CIC_RETRIES: '0' } })
+  t.equal((await postDocument(stack.url, 'warm.edi', 'w')).status, 201)
+  stack.sim.inject('upload', { status: 500, times: 2 })
+  for (let i = 0; i < 2; i++) t.equal((await postDocument(stack.url, `f${i}.edi`, 'x')).status, 502)
+  t.equal((await postDocument(stack.url, 'refused.edi', 'x')).status, 503)
+  const m = await scrape(stack.url)
+  t.equal(m.value('cic_gateway_circuit_state', { mailbox, state: 'open' }), 1)
+  t.equal(m.value('cic_gateway_circuit_state', { mailbox, state: 'closed' }), 0)
+  t.equal(m.value('cic_gateway_documents_total', { mailbox, outcome: 'failed', code: 'circuit-open' }), 1)
+  t.equal(m.value('cic_gateway_documents_total', { mailbox, outcome: 'unknown', code: 'cic-error' }), 2)
+})
+
+t.test('an idempotent repeat is counted as replayed, not as a second delivery or more bytes', async t => {
+  const stack = await startStack(t)
+  t.equal((await postDocument(stack.url, 'po-1.edi', 'order one', { 'idempotency-key': 'k-1' })).status, 201)
+  t.equal((await postDocument(stack.url, 'po-1.edi', 'order one', { 'idempotency-key': 'k-1' })).status, 201)
+  const m = await scrape(stack.url)
+  t.equal(m.value('cic_gateway_documents_total', { mailbox, outcome: 'delivered' }), 1)
+  t.equal(m.value('cic_gateway_documents_total', { mailbox, outcome: 'replayed' }), 1)
+  t.equal(m.value('cic_gateway_idempotent_replays_total', { mailbox }), 1)
+  t.equal(m.value('cic_gateway_delivered_bytes_total', { mailbox }), 9)
+  t.equal(m.value('cic_gateway_cic_request_duration_seconds_count', { operation: 'upload', status_class: '2xx' }), 1)
+})
+
+t.test('a document shed at the upload cap is counted as failed with code "overloaded"', async t => {
+  const stack = await startStack(t, { env: { MAX_CONCURRENT_UPLOADS: '1' } })
+  t.equal((await postDocument(stack.url, 'warm.edi', 'w')).status, 201)
+  stack.sim.inject('upload', { delayMs: 3000 })
+  const held = postDocument(stack.url, 'held.edi', 'h')
+  await scrapeUntil(stack.url, s => s.value('cic_gateway_uploads_in_flight', { mailbox }) === 1)
+  t.equal((await postDocument(stack.url, 'shed.edi', 's')).status, 503)
+  t.equal((await held).status, 201)
+  const m = await scrape(stack.url)
+  t.equal(m.value('cic_gateway_documents_total', { mailbox, outcome: 'failed', code: 'overloaded' }), 1)
+  t.equal(m.value('cic_gateway_documents_total', { mailbox, outcome: 'delivered' }), 2)
+  t.equal(m.value('cic_gateway_uploads_in_flight', { mailbox }), 0)
 })
