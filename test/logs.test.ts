@@ -1,0 +1,69 @@
+// The process's own stdout: JSON lines when it is a pipe (containers, log shippers),
+// pretty-printed only when it is a terminal.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import t from 'tap'
+import { postDocument } from './helpers/http.js'
+import { MAIN } from './helpers/process.js'
+
+const ENV = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', SHUTDOWN_DELAY_SECONDS: '0' }
+
+/** Resolves with the accumulated output once `pattern` appears in it (bounded by a timeout). */
+async function waitFor (read: () => string, pattern: RegExp, ms = 20_000): Promise<RegExpExecArray> {
+  const until = Date.now() + ms
+  for (;;) {
+    const m = pattern.exec(read())
+    if (m !== null) return m
+    if (Date.now() > until) throw new Error(`no ${String(pattern)} in output:\n${read()}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+t.test('with stdout a pipe every line is JSON: start-up, login, folder resolution, delivery and shutdown', async t => {
+  const child = spawn(process.execPath, [MAIN], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = once(child, 'exit')
+  const address = (await waitFor(() => out, /"event":"start","address":"(http:[^"]+)"/))[1]!
+  const res = await postDocument(address, 'po.edi', 'ISA~', { 'x-request-id': 'log-test-1' })
+  t.equal(res.status, 201)
+  child.kill('SIGTERM')
+  t.equal((await exited)[0], 0)
+
+  const raw = out.split('\n').filter(l => l !== '')
+  const lines = raw.map(l => { try { return JSON.parse(l) as Record<string, unknown> } catch { return undefined } })
+  t.equal(lines.filter(l => l === undefined).length, 0, 'no line is anything but JSON')
+  for (const l of lines) {
+    t.type(l?.level, 'number')
+    t.type(l?.time, 'string')
+    t.equal(l?.service, 'cic-gateway')
+  }
+  const event = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> | undefined =>
+    lines.find(l => l?.event === name && Object.entries(extra).every(([k, v]) => l[k] === v))
+  t.ok(event('start'), 'start-up line')
+  t.ok(event('cic.login', { outcome: 'success', mailbox: 'default', requestId: 'log-test-1' }), 'login line with the triggering request id')
+  t.ok(event('cic.folder', { folder: 'upload', requestId: 'log-test-1' }), 'folder resolution line')
+  t.ok(event('document.delivered', { requestId: 'log-test-1', filename: 'po.edi' }), 'delivery line')
+  t.ok(event('shutdown', { signal: 'SIGTERM' }), 'shutdown start line')
+  t.ok(event('shutdown', { phase: 'draining' }))
+  t.ok(event('shutdown', { phase: 'done' }), 'shutdown complete line')
+})
+
+t.test('with stdout a terminal the lines are pretty-printed', { skip: existsSync('/usr/bin/script') ? false : 'no script(1) to provide a terminal' }, async t => {
+  // script(1) runs the gateway on a pseudo-terminal and copies what it prints.
+  const child = spawn('/usr/bin/script', ['-qfec', `"${process.execPath}" "${MAIN}"`, '/dev/null'], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const kill = (signal: NodeJS.Signals): void => { try { process.kill(-child.pid!, signal) } catch {} }
+  t.teardown(() => { kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  await waitFor(() => out, /cic-gateway listening/)
+  const plain = out.replace(/\u001b\[[0-9;]*m/g, '')
+  t.match(plain, /INFO.*: cic-gateway listening/, 'level and message, human-readable')
+  t.match(plain, /event: "start"/, 'fields on their own lines')
+  t.notMatch(plain, /^\{"level"/m, 'no JSON line')
+  const exited = once(child, 'exit')
+  kill('SIGTERM')
+  await exited
+})
