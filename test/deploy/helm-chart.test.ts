@@ -79,7 +79,8 @@ t.test('default values render the base objects; optional ones follow their switc
   const base = await render({})
   t.same(kinds(base), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount'], 'no credentials given: no Secret')
   const allOn = await render({ valuesFiles: [allOnValues] })
-  t.same(kinds(allOn), ['ConfigMap', 'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ServiceMonitor'])
+  // ConfigMaps: the gateway's, the mailbox config file, the Grafana dashboard.
+  t.same(kinds(allOn), ['ConfigMap', 'ConfigMap', 'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ServiceMonitor'])
   const off = await render({ set: { 'podDisruptionBudget.enabled': 'false', 'autoscaling.enabled': 'false', 'networkPolicy.enabled': 'false', 'serviceMonitor.enabled': 'false' }, valuesFiles: [allOnValues] })
   for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor']) {
     t.equal(find(off, kind), undefined, `${kind} off`)
