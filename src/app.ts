@@ -7,11 +7,15 @@ import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { Spool } from './delivery/body.js'
 import type { DeliveryService } from './delivery/service.js'
+import { Access } from './http/access.js'
+import { clientErrorHandler } from './http/client-errors.js'
 import type { ConcurrencyLimit } from './http/concurrency.js'
 import { documentsRoutes } from './http/documents.js'
 import { healthRoutes } from './http/health.js'
 import type { IdempotencyStore } from './http/idempotency.js'
 import { metricsRoutes } from './http/metrics.js'
+import { trackRoutes } from './http/methods.js'
+import { registerOpenApi } from './http/openapi.js'
 import { registerProblemHandlers, sendProblem } from './http/problems.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Metrics } from './metrics.js'
@@ -54,7 +58,9 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
     requestTimeout: config.server.requestTimeoutMs,
     // Node checks headersTimeout/requestTimeout on this interval (30 s by default).
-    http: { headersTimeout: config.server.headersTimeoutMs, connectionsCheckingInterval: Math.min(5000, Math.max(250, config.server.headersTimeoutMs / 2)) }
+    // maxHeaderSize: a request line and headers beyond it are refused with 431 before any route runs.
+    http: { headersTimeout: config.server.headersTimeoutMs, connectionsCheckingInterval: Math.min(5000, Math.max(250, config.server.headersTimeoutMs / 2)), maxHeaderSize: config.maxHeaderBytes },
+    clientErrorHandler
   })
   app.server.maxConnections = config.server.maxConnections
 
@@ -69,6 +75,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
       sendProblem(reply, { code: 'overloaded', status: 503, title: 'Gateway under pressure', detail: `the gateway is overloaded (${type}); the document was not delivered and is safe to resend`, delivered: 'no', retryAfterSeconds: 5 })
     }
   })
+  const routes = trackRoutes(app)
 
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id)
@@ -86,7 +93,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, durationMs: reply.elapsedTime }, 'request completed')
   })
 
-  registerProblemHandlers(app)
+  registerProblemHandlers(app, routes)
+  await registerOpenApi(app)
   await app.register(healthRoutes, { delivery: deps.delivery, lifecycle: deps.lifecycle })
   // With METRICS_PORT the metrics have a listener of their own (gateway.ts) and are not on the API port.
   if (deps.metrics !== undefined && config.metricsPort === undefined) await app.register(metricsRoutes, { metrics: deps.metrics })
@@ -97,7 +105,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     memoryBodyBytes: config.memoryBodyBytes,
     uploads: deps.uploads,
     idempotency: deps.idempotency,
-    metrics: deps.metrics
+    metrics: deps.metrics,
+    access: new Access(config.auth)
   })
   return app
 }

@@ -1,11 +1,13 @@
 // Environment -> typed, validated Config. Validation is env-schema (Ajv), so every bad
 // variable is reported in one message; secrets are read here (including *_FILE mounts)
 // and never appear in an error message.
-import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import envSchema from 'env-schema'
 import type { CircuitSettings, RetrySettings } from './cic/resilience.js'
+import { loadConfigFile } from './config-file.js'
+import { checkKeys, keyDigest, splitKeys } from './keys.js'
+import { readSecretFile } from './secret-file.js'
 
 export interface MailboxConfig {
   /** Name used in routes and metrics (`default` for env-only configuration). */
@@ -13,7 +15,38 @@ export interface MailboxConfig {
   baseUrl: string
   username: string
   password: string
+  /** Where the password was read from: it is read again before every login, so a rotated secret needs no restart. */
+  passwordFile?: string
   uploadFolder: string
+}
+
+/** One caller of the gateway: who it is, the SHA-256 of each of its keys, where it may deliver. */
+export interface CallerConfig {
+  name: string
+  keyDigests: Buffer[]
+  /** '*' for every mailbox (keys from GATEWAY_API_KEYS). */
+  mailboxes: string[] | '*'
+}
+
+/**
+ * 'api-key': callers must present a key. 'none': GATEWAY_AUTH=none, set on purpose (a mesh
+ * authenticates). 'no-keys': no key configured outside production (demo, development).
+ */
+export type AuthMode = 'api-key' | 'none' | 'no-keys'
+
+export interface AuthConfig {
+  mode: AuthMode
+  callers: CallerConfig[]
+}
+
+/** How CIC is reached: a proxy (HTTPS_PROXY/NO_PROXY), and extra CAs for TLS-inspecting proxies. */
+export interface EgressConfig {
+  httpProxy?: string
+  httpsProxy?: string
+  noProxy?: string
+  /** PEM bundle from CIC_CA_FILE, trusted in addition to Node's root CAs. */
+  ca?: string
+  caFile?: string
 }
 
 export interface CicTimeouts {
@@ -40,6 +73,14 @@ export interface Config {
   demo: boolean
   mailboxes: MailboxConfig[]
   defaultMailbox: string | undefined
+  /** GATEWAY_CONFIG_FILE, when mailboxes and callers come from a file. */
+  configFile: string | undefined
+  auth: AuthConfig
+  egress: EgressConfig
+  /** Largest request head (request line and headers) the server reads. */
+  maxHeaderBytes: number
+  /** Every secret value configured (passwords, plain keys, proxy credentials): tests scan logs for them. */
+  secrets: string[]
   tokenFallbackLifetimeSeconds: number
   tokenRefreshMarginSeconds: number
   readinessCacheSeconds: number
@@ -113,7 +154,11 @@ const schema = {
     MAX_EVENT_LOOP_DELAY_MS: { type: 'integer', minimum: 0, default: 1000 },
     MAX_HEAP_USED_BYTES: { type: 'integer', minimum: 0, default: 0 },
     IDEMPOTENCY_TTL_SECONDS: { type: 'integer', minimum: 1, default: 86400 },
-    IDEMPOTENCY_MAX_KEYS: { type: 'integer', minimum: 1, default: 100000 }
+    IDEMPOTENCY_MAX_KEYS: { type: 'integer', minimum: 1, default: 100000 },
+    GATEWAY_CONFIG_FILE: { type: 'string', minLength: 1 },
+    GATEWAY_AUTH: { type: 'string', enum: ['api-key', 'none'] },
+    CIC_CA_FILE: { type: 'string', minLength: 1 },
+    MAX_HEADER_BYTES: { type: 'integer', minimum: 1024, maximum: 65536, default: 16384 }
   }
 } as const
 
@@ -151,6 +196,10 @@ interface EnvValues {
   MAX_HEAP_USED_BYTES: number
   IDEMPOTENCY_TTL_SECONDS: number
   IDEMPOTENCY_MAX_KEYS: number
+  GATEWAY_CONFIG_FILE?: string
+  GATEWAY_AUTH?: 'api-key' | 'none'
+  CIC_CA_FILE?: string
+  MAX_HEADER_BYTES: number
 }
 
 type Env = Record<string, string | undefined>
@@ -163,17 +212,7 @@ export function readSecret (env: Env, name: string, problems: string[]): string 
     problems.push(`${name} and ${name}_FILE are both set: set only one`)
     return undefined
   }
-  if (file !== undefined && file !== '') {
-    try {
-      // Mounted secrets usually end with a newline that is not part of the value.
-      const value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-      if (value === '') problems.push(`${name}_FILE (${file}) is empty`)
-      return value
-    } catch (err) {
-      problems.push(`${name}_FILE (${file}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
-      return undefined
-    }
-  }
+  if (file !== undefined && file !== '') return readSecretFile(file, `${name}_FILE`, problems)
   return direct === '' ? undefined : direct
 }
 
@@ -203,24 +242,53 @@ export function loadConfig (env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development'
   const production = nodeEnv === 'production'
   const baseUrl = values?.CIC_BASE_URL?.replace(/\/$/, '')
+  const configFile = values?.GATEWAY_CONFIG_FILE
+  const secrets: string[] = []
 
-  const demo = baseUrl === undefined && username === undefined && password === undefined
-  if (demo && production) {
-    problems.push('CIC_BASE_URL is required when NODE_ENV=production (the bundled simulator is for demos only)')
-  }
-  if (!demo) {
+  let mailboxes: MailboxConfig[] = []
+  let defaultMailbox: string | undefined
+  let fileCallers: CallerConfig[] = []
+  const demo = configFile === undefined && baseUrl === undefined && username === undefined && password === undefined
+  if (configFile !== undefined) {
+    if (baseUrl !== undefined || username !== undefined || password !== undefined) {
+      problems.push('GATEWAY_CONFIG_FILE declares the mailboxes: unset CIC_BASE_URL, CIC_USERNAME and CIC_PASSWORD (and their _FILE forms)')
+    }
+    const file = loadConfigFile(configFile, { uploadFolder: values?.CIC_UPLOAD_FOLDER ?? 'upload' }, problems)
+    if (file !== undefined) {
+      ({ mailboxes, defaultMailbox } = file)
+      fileCallers = file.callers
+      secrets.push(...file.secrets)
+    }
+  } else if (demo) {
+    if (production) problems.push('CIC_BASE_URL is required when NODE_ENV=production (the bundled simulator is for demos only)')
+  } else {
     if (baseUrl === undefined && values !== undefined) problems.push('CIC_BASE_URL is required when CIC credentials are set')
     if (username === undefined && !problems.some(p => p.startsWith('CIC_USERNAME'))) problems.push('CIC_USERNAME (or CIC_USERNAME_FILE) is required')
     if (password === undefined && !problems.some(p => p.startsWith('CIC_PASSWORD'))) problems.push('CIC_PASSWORD (or CIC_PASSWORD_FILE) is required')
+    if (baseUrl !== undefined && username !== undefined && password !== undefined && values !== undefined) {
+      const passwordFile = env.CIC_PASSWORD_FILE !== undefined && env.CIC_PASSWORD_FILE !== '' ? env.CIC_PASSWORD_FILE : undefined
+      mailboxes = [{ name: 'default', baseUrl, username, password, passwordFile, uploadFolder: values.CIC_UPLOAD_FOLDER }]
+      defaultMailbox = 'default'
+    }
   }
+  if (password !== undefined) secrets.push(password)
   if (values !== undefined && values.METRICS_PORT !== undefined && values.METRICS_PORT !== 0 && values.METRICS_PORT === values.PORT) {
     problems.push('METRICS_PORT must differ from PORT (unset it to serve /metrics on the API port)')
   }
-  if (problems.length > 0 || values === undefined) throw new ConfigError(problems)
 
-  const mailboxes: MailboxConfig[] = demo
-    ? []
-    : [{ name: 'default', baseUrl: baseUrl!, username: username!, password: password!, uploadFolder: values.CIC_UPLOAD_FOLDER }]
+  if (production) {
+    for (const m of mailboxes) {
+      // Credentials never cross a network in clear text; a local simulator is not a network.
+      if (!secureBaseUrl(m.baseUrl)) {
+        const where = configFile === undefined ? 'CIC_BASE_URL' : `GATEWAY_CONFIG_FILE: mailboxes.${m.name}.baseUrl`
+        problems.push(`${where} must be https:// when NODE_ENV=production (plain http is allowed only to a loopback host)`)
+      }
+    }
+  }
+
+  const auth = loadAuth(env, values, production, fileCallers, secrets, problems)
+  const egress = loadEgress(env, values, secrets, problems)
+  if (problems.length > 0 || values === undefined) throw new ConfigError(problems)
 
   return {
     nodeEnv,
@@ -234,7 +302,12 @@ export function loadConfig (env: Env = process.env): Config {
     spoolDir: values.SPOOL_DIR,
     demo,
     mailboxes,
-    defaultMailbox: mailboxes[0]?.name,
+    defaultMailbox,
+    configFile,
+    auth,
+    egress,
+    maxHeaderBytes: values.MAX_HEADER_BYTES,
+    secrets,
     tokenFallbackLifetimeSeconds: values.TOKEN_FALLBACK_LIFETIME_SECONDS,
     tokenRefreshMarginSeconds: values.TOKEN_REFRESH_MARGIN_SECONDS,
     readinessCacheSeconds: values.READINESS_CACHE_SECONDS,
@@ -258,4 +331,90 @@ export function loadConfig (env: Env = process.env): Config {
     pressure: { maxEventLoopDelayMs: values.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: values.MAX_HEAP_USED_BYTES },
     idempotency: { ttlMs: values.IDEMPOTENCY_TTL_SECONDS * 1000, maxKeys: values.IDEMPOTENCY_MAX_KEYS }
   }
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
+
+/** https://, or plain http to a loopback host. */
+export function secureBaseUrl (baseUrl: string): boolean {
+  const url = new URL(baseUrl)
+  return url.protocol === 'https:' || LOOPBACK.test(url.hostname)
+}
+
+function loadAuth (env: Env, values: EnvValues | undefined, production: boolean, fileCallers: CallerConfig[], secrets: string[], problems: string[]): AuthConfig {
+  const raw = readSecret(env, 'GATEWAY_API_KEYS', problems)
+  const source = env.GATEWAY_API_KEYS_FILE !== undefined && env.GATEWAY_API_KEYS_FILE !== '' ? 'GATEWAY_API_KEYS_FILE' : 'GATEWAY_API_KEYS'
+  const keys = raw === undefined ? [] : splitKeys(raw)
+  if (raw !== undefined && keys.length === 0) problems.push(`${source} holds no key`)
+  checkKeys(keys, source, problems)
+  secrets.push(...keys)
+  // Keys from the environment are not tied to a mailbox: they may deliver to every one.
+  const envCallers: CallerConfig[] = keys.map((key, i) => ({ name: `api-key-${i + 1}`, keyDigests: [keyDigest(key)], mailboxes: '*' }))
+  const callers = [...fileCallers, ...envCallers]
+
+  const seen = new Map<string, string>()
+  for (const c of callers) {
+    for (const d of c.keyDigests) {
+      const other = seen.get(d.toString('hex'))
+      if (other !== undefined && other !== c.name) problems.push(`the same API key is configured for ${other} and ${c.name}: every caller needs its own`)
+      seen.set(d.toString('hex'), c.name)
+    }
+  }
+
+  const requested = values?.GATEWAY_AUTH
+  if (requested === 'none') {
+    if (callers.length > 0) problems.push('GATEWAY_AUTH=none, yet API keys are configured: remove the keys or GATEWAY_AUTH')
+    return { mode: 'none', callers: [] }
+  }
+  if (callers.length === 0) {
+    if (production || requested === 'api-key') {
+      problems.push(`no API key is configured${production ? ' and NODE_ENV=production' : ''}: set GATEWAY_API_KEYS, GATEWAY_API_KEYS_FILE or callers in GATEWAY_CONFIG_FILE (or GATEWAY_AUTH=none when a mesh authenticates callers)`)
+    }
+    return { mode: 'no-keys', callers: [] }
+  }
+  return { mode: 'api-key', callers }
+}
+
+/** The first set of the variables, lower case first as curl and undici read them. */
+function firstEnv (env: Env, ...names: string[]): string | undefined {
+  for (const n of names) {
+    const v = env[n]
+    if (v !== undefined && v !== '') return v
+  }
+  return undefined
+}
+
+function loadEgress (env: Env, values: EnvValues | undefined, secrets: string[], problems: string[]): EgressConfig {
+  const egress: EgressConfig = {}
+  const proxies = { httpProxy: ['http_proxy', 'HTTP_PROXY'], httpsProxy: ['https_proxy', 'HTTPS_PROXY'] } as const
+  for (const [key, names] of Object.entries(proxies) as Array<[keyof typeof proxies, readonly string[]]>) {
+    const value = firstEnv(env, ...names)
+    if (value === undefined) continue
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      // The value may hold proxy credentials: it is not printed.
+      problems.push(`${names[1]!} is not a URL (expected http://host:port)`)
+      continue
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      problems.push(`${names[1]!} must be an http:// or https:// proxy URL`)
+      continue
+    }
+    if (url.password !== '') secrets.push(url.password, decodeURIComponent(url.password))
+    egress[key] = value
+  }
+  egress.noProxy = firstEnv(env, 'no_proxy', 'NO_PROXY')
+
+  const caFile = values?.CIC_CA_FILE
+  if (caFile !== undefined) {
+    const pem = readSecretFile(caFile, 'CIC_CA_FILE', problems)
+    if (pem !== undefined && !pem.includes('-----BEGIN CERTIFICATE-----')) problems.push(`CIC_CA_FILE (${caFile}) holds no PEM certificate`)
+    else if (pem !== undefined) {
+      egress.ca = pem
+      egress.caFile = caFile
+    }
+  }
+  return egress
 }

@@ -13,6 +13,7 @@ import { IdempotencyStore } from './http/idempotency.js'
 import { buildMetricsServer } from './http/metrics.js'
 import { createLifecycle, type Lifecycle } from './lifecycle.js'
 import { Metrics } from './metrics.js'
+import { logSecurityPosture } from './posture.js'
 
 export interface Gateway {
   app: FastifyInstance
@@ -37,7 +38,7 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
   const delivery = new DeliveryService({
     mailboxes: config.mailboxes,
     defaultMailbox: config.defaultMailbox,
-    dispatcher: createCicDispatcher(config.cic),
+    dispatcher: createCicDispatcher(config.cic, config.egress),
     logger,
     tokenRefreshMarginSeconds: config.tokenRefreshMarginSeconds,
     tokenFallbackLifetimeSeconds: config.tokenFallbackLifetimeSeconds,
@@ -48,6 +49,7 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
     observer: { cicCall: metrics.cicCall, login: (mailbox, result) => { metrics.login(mailbox, result) } }
   })
   const lifecycle = createLifecycle()
+  logSecurityPosture(config, logger)
   const uploads = new ConcurrencyLimit(config.maxConcurrentUploads)
   const idempotency = new IdempotencyStore(config.idempotency)
   const app = await buildApp({ config, delivery, spool, lifecycle, logger, uploads, idempotency, metrics })

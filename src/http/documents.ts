@@ -7,12 +7,14 @@ import type { Readable } from 'node:stream'
 import { BodyIncompleteError, BodyTooLargeError, prepareBody, SpoolError, type BodyOptions, type PreparedBody, type Spool } from '../delivery/body.js'
 import { toDeliveryFailure, type DeliveryFailure } from '../delivery/failure.js'
 import type { DeliveryService } from '../delivery/service.js'
+import type { Access } from './access.js'
 import type { DocumentMetrics, DocumentResult } from '../metrics.js'
 import type { ConcurrencyLimit } from './concurrency.js'
 import { expectedSha256 } from './digest.js'
 import { filenameFromContentDisposition, validateFilename } from './filename.js'
 import { parseIdempotencyKey, type IdempotencyRecord, type IdempotencyStore } from './idempotency.js'
 import { badRequest, problemFromError, ProblemError, sendProblem } from './problems.js'
+import { documentQuerystring, documentRequestBody, documentResponses, mailboxParams } from './schemas.js'
 
 export interface DocumentsRouteOptions {
   delivery: DeliveryService
@@ -22,6 +24,7 @@ export interface DocumentsRouteOptions {
   uploads: ConcurrencyLimit
   idempotency: IdempotencyStore
   metrics?: DocumentMetrics
+  access: Access
 }
 
 interface DocumentQuery {
@@ -40,16 +43,33 @@ export async function documentsRoutes (app: FastifyInstance, opts: DocumentsRout
     limits: { ...MULTIPART_LIMITS, files: 1, fileSize: opts.maxBodyBytes }
   })
 
-  const querystring = {
-    type: 'object',
-    properties: { filename: { type: 'string', description: 'Filename in CIC; overrides Content-Disposition and the multipart part filename' } },
-    additionalProperties: true
-  }
+  // Before anything is read: an unauthenticated request never reaches CIC.
+  app.addHook('onRequest', opts.access.authenticate)
+  const security = [{ apiKey: [] }]
+  // The request body is documented through route config: a body schema would make Fastify validate the unparsed stream.
+  const config = { openapiRequestBody: documentRequestBody }
 
-  app.post<{ Querystring: DocumentQuery }>('/documents', { schema: { querystring } }, async (request, reply) => {
+  app.post<{ Querystring: DocumentQuery }>('/documents', {
+    config,
+    schema: { summary: 'Deliver a document to the default mailbox', operationId: 'postDocument', security, querystring: documentQuerystring, response: documentResponses }
+  }, async (request, reply) => {
     const mailbox = opts.delivery.defaultMailbox
     if (mailbox === undefined) {
-      throw new ProblemError({ code: 'no-default-mailbox', status: 404, title: 'No default mailbox', detail: 'no default mailbox is configured: use /mailboxes/{name}/documents' })
+      throw new ProblemError({ code: 'no-default-mailbox', status: 404, title: 'No default mailbox', detail: 'no default mailbox is configured: use /mailboxes/{name}/documents', delivered: 'no' })
+    }
+    opts.access.authorize(request, mailbox)
+    return await handleDocument(request, reply, mailbox, opts)
+  })
+
+  app.post<{ Querystring: DocumentQuery, Params: { name: string } }>('/mailboxes/:name/documents', {
+    config,
+    schema: { summary: 'Deliver a document to a named mailbox', operationId: 'postMailboxDocument', security, params: mailboxParams, querystring: documentQuerystring, response: documentResponses }
+  }, async (request, reply) => {
+    const mailbox = request.params.name
+    // Authorization first: a caller limited to some mailboxes learns nothing about the others, not even whether they exist.
+    opts.access.authorize(request, mailbox)
+    if (!opts.delivery.has(mailbox)) {
+      throw new ProblemError({ code: 'mailbox-not-found', status: 404, title: 'Unknown mailbox', detail: 'no mailbox of this name is configured; nothing was delivered', delivered: 'no' })
     }
     return await handleDocument(request, reply, mailbox, opts)
   })
@@ -70,7 +90,8 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
   let result: DocumentResult = { status: 500, code: 'internal-error', delivered: 'unknown' }
 
   const key = parseIdempotencyKey(request.headers['idempotency-key'])
-  const scope = key === undefined ? undefined : `${mailbox}\u0000${key}`
+  // Per caller too: one caller cannot read another's receipt by guessing its key.
+  const scope = key === undefined ? undefined : `${request.caller?.name ?? ''}\u0000${mailbox}\u0000${key}`
   const previous = scope === undefined ? undefined : opts.idempotency.get(scope)
   let claimed = false
   let body: PreparedBody | undefined

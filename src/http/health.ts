@@ -4,6 +4,31 @@ import type { FastifyInstance } from 'fastify'
 import type { DeliveryService } from '../delivery/service.js'
 import type { Lifecycle } from '../lifecycle.js'
 import { PROBLEM_CONTENT_TYPE, problemType } from './problems.js'
+import { jsonResponse, problemResponse } from './schemas.js'
+
+const mailboxReadiness = {
+  type: 'object',
+  additionalProperties: {
+    type: 'object',
+    required: ['ready'],
+    properties: { ready: { type: 'boolean' }, reason: { type: 'string' } }
+  }
+} as const
+
+const livez = {
+  summary: 'Liveness: the process runs (never checks CIC)',
+  operationId: 'getLivez',
+  response: { 200: jsonResponse('alive', { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } }) }
+}
+
+const readyz = {
+  summary: 'Readiness: every mailbox can deliver (cached)',
+  operationId: 'getReadyz',
+  response: {
+    200: jsonResponse('every mailbox can deliver', { type: 'object', required: ['status', 'mailboxes'], properties: { status: { type: 'string', enum: ['ready'] }, mailboxes: mailboxReadiness } }),
+    503: problemResponse('not ready (a mailbox cannot log in or find its upload folder), or shutting down')
+  }
+}
 
 export interface HealthRouteOptions {
   delivery: DeliveryService
@@ -11,9 +36,9 @@ export interface HealthRouteOptions {
 }
 
 export async function healthRoutes (app: FastifyInstance, opts: HealthRouteOptions): Promise<void> {
-  app.get('/livez', async () => ({ status: 'ok' }))
+  app.get('/livez', { schema: livez }, async () => ({ status: 'ok' }))
 
-  app.get('/readyz', async (request, reply) => {
+  app.get('/readyz', { schema: readyz }, async (request, reply) => {
     if (opts.lifecycle.shuttingDown) {
       return await reply.code(503).type(PROBLEM_CONTENT_TYPE).send({ type: problemType('shutting-down'), title: 'Shutting down', status: 503, detail: 'the gateway is shutting down', requestId: request.id })
     }

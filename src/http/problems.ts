@@ -1,5 +1,6 @@
 // RFC 9457 problem+json: every error the gateway answers goes through here.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { RouteTable } from './methods.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
@@ -75,10 +76,15 @@ export function problemFromError (error: FastifyError | ProblemError): Problem {
   return { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly', delivered: 'unknown' }
 }
 
-export function registerProblemHandlers (app: FastifyInstance): void {
+export function registerProblemHandlers (app: FastifyInstance, routes?: RouteTable): void {
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    const allowed = routes?.allowed(request.url.split('?')[0] ?? '') ?? []
+    if (allowed.length > 0) {
+      void reply.header('allow', allowed.join(', '))
+      return sendProblem(reply, { code: 'method-not-allowed', status: 405, title: 'Method not allowed', detail: `this path does not support ${request.method}` })
+    }
     // The path is not echoed: nothing from the input is reflected.
-    sendProblem(reply, { code: 'not-found', status: 404, title: 'Not found', detail: `no route for ${request.method} on this path` })
+    return sendProblem(reply, { code: 'not-found', status: 404, title: 'Not found', detail: `no route for ${request.method} on this path` })
   })
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {

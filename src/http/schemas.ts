@@ -1,0 +1,110 @@
+// JSON schemas of what the routes answer. They document the API (OpenAPI at /openapi.json,
+// fuzzed by schemathesis in CI); problem+json bodies are sent as strings, so these schemas
+// never strip a field from them.
+import { MAILBOX_NAME_PATTERN } from '../keys.js'
+import { PROBLEM_CONTENT_TYPE } from './problems.js'
+
+export const problemSchema = {
+  type: 'object',
+  description: 'RFC 9457 problem details',
+  required: ['type', 'title', 'status', 'detail'],
+  properties: {
+    type: { type: 'string', description: 'urn:cic-gateway:problem:<code>' },
+    title: { type: 'string' },
+    status: { type: 'integer', minimum: 400, maximum: 599 },
+    detail: { type: 'string' },
+    instance: { type: 'string', description: 'the route pattern (never the raw path)' },
+    requestId: { type: 'string' },
+    delivered: { type: 'string', enum: ['no', 'unknown'], description: 'no: CIC does not hold the document (safe to resend); unknown: check before resending' },
+    cicStatus: { type: 'integer', description: 'the HTTP status CIC answered' },
+    retryAfterSeconds: { type: 'number', minimum: 0 }
+  },
+  additionalProperties: true
+} as const
+
+const requestIdHeader = { 'x-request-id': { type: 'string', description: 'the caller\'s X-Request-Id when well-formed, else a new id' } }
+
+export function problemResponse (description: string, headers: Record<string, object> = {}): object {
+  return {
+    description,
+    headers: { ...requestIdHeader, ...headers },
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } }
+  }
+}
+
+export function jsonResponse (description: string, schema: object, headers: Record<string, object> = {}): object {
+  return { description, headers: { ...requestIdHeader, ...headers }, content: { 'application/json': { schema } } }
+}
+
+/** CIC's file resource, relayed byte for byte. */
+export const cicFileSchema = {
+  type: 'object',
+  description: 'the file resource CIC created, as CIC returned it',
+  required: ['id', 'name'],
+  properties: {
+    space: { type: 'string' },
+    subspace: { type: 'string' },
+    id: { type: 'string' },
+    parentId: { type: 'string' },
+    name: { type: 'string' },
+    length: { type: 'integer' },
+    path: { type: 'array' },
+    permissions: { type: 'array', items: { type: 'string' } },
+    systemProtected: { type: 'object', additionalProperties: true },
+    _links: { type: 'object', additionalProperties: true },
+    meta: { type: 'object', additionalProperties: true }
+  },
+  additionalProperties: true
+} as const
+
+const retryAfter = { 'retry-after': { type: 'string', description: 'seconds' } }
+
+const unauthorized = problemResponse('no or an unknown API key (`WWW-Authenticate: Bearer`); nothing was delivered', {
+  'www-authenticate': { type: 'string' }
+})
+/** Every answer of a document route. */
+export const documentResponses = {
+  201: jsonResponse('delivered: CIC\'s 201 file resource, byte for byte', cicFileSchema, {
+    'repr-digest': { type: 'string', description: 'RFC 9530 sha-256 of the document' }
+  }),
+  400: problemResponse('the request is wrong (filename, multipart shape, empty or incomplete body)'),
+  401: unauthorized,
+  403: problemResponse('the API key does not allow this mailbox; nothing was delivered'),
+  404: problemResponse('unknown mailbox, or no default mailbox'),
+  409: problemResponse('CIC refuses a same-name upload, or a request with the same Idempotency-Key is in progress', retryAfter),
+  413: problemResponse('the document is larger than MAX_BODY_BYTES or CIC\'s limit'),
+  415: problemResponse('unsupported media type'),
+  422: problemResponse('the Idempotency-Key was used before with a different document'),
+  500: problemResponse('the gateway failed unexpectedly'),
+  502: problemResponse('CIC refused the credentials, the folder lookup or the upload, or failed after the body was sent'),
+  503: problemResponse('CIC is unreachable or unavailable, or the gateway is shutting down; safe to resend', retryAfter),
+  504: problemResponse('CIC did not answer in time')
+}
+
+export const documentQuerystring = {
+  type: 'object',
+  properties: { filename: { type: 'string', description: 'Filename in CIC; overrides Content-Disposition and the multipart part filename' } },
+  additionalProperties: true
+} as const
+
+export const mailboxParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: MAILBOX_NAME_PATTERN, description: 'a mailbox declared in GATEWAY_CONFIG_FILE (`default` with environment-only configuration)' } }
+} as const
+
+/** The document as the request body: raw bytes, or one file part. Only documented: the handlers read the stream. */
+export const documentRequestBody = {
+  required: true,
+  description: 'The document. Raw bytes with any Content-Type (name from ?filename= or Content-Disposition), or multipart/form-data with exactly one file part.',
+  content: {
+    'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['file'],
+        properties: { file: { type: 'string', format: 'binary' } }
+      }
+    }
+  }
+} as const
