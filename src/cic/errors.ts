@@ -18,6 +18,8 @@ export type CicErrorKind =
   | 'aborted'
   /** The request body we were given could not be read completely. */
   | 'body'
+  /** CIC's TLS certificate was not trusted: nothing was sent. Verification is never turned off. */
+  | 'tls'
 
 export class CicError extends Error {
   readonly kind: CicErrorKind
@@ -55,6 +57,11 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EH
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 const ABORT_CODES = new Set(['UND_ERR_ABORTED', 'ABORT_ERR'])
 const BODY_CODES = new Set(['UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'])
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UND_ERR_PRX_TLS'
+])
 
 function errorCode (err: unknown): string | undefined {
   let e: unknown = err
@@ -82,6 +89,9 @@ export function fromTransportError (err: unknown, operation: CicOperation, signa
   }
   if (code !== undefined && UNREACHABLE_CODES.has(code)) {
     return new CicError({ kind: 'unreachable', operation, message: `CIC unreachable during ${operation} (${code})`, notProcessed: true, code, cause: err })
+  }
+  if (code !== undefined && TLS_CODES.has(code)) {
+    return new CicError({ kind: 'tls', operation, message: `CIC's TLS certificate is not trusted (${code})`, notProcessed: true, code, cause: err })
   }
   if (code !== undefined && TIMEOUT_CODES.has(code)) {
     return new CicError({ kind: 'timeout', operation, message: `CIC timed out during ${operation} (${code})`, notProcessed: false, code, cause: err })

@@ -93,6 +93,8 @@ function fromCicError (err: CicError, replayable: boolean): DeliveryFailure {
       return new DeliveryFailure({ ...base, code: 'aborted', status: 503, title: 'Delivery aborted', detail: 'the delivery was aborted before CIC confirmed it', delivered: unknownIfUpload })
     case 'body':
       return new DeliveryFailure({ ...base, code: 'document-incomplete', status: 400, title: 'Document body incomplete', detail: err.message, delivered: 'no' })
+    case 'tls':
+      return new DeliveryFailure({ ...base, code: 'cic-tls-untrusted', status: 502, title: 'CIC certificate not trusted', detail: `${err.message} during ${step}; nothing was sent. Behind a TLS-inspecting proxy, set CIC_CA_FILE to its CA bundle`, delivered: 'no' })
     case 'status':
       return fromCicStatus(err, replayable, step)
   }

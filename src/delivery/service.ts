@@ -4,9 +4,10 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import { CicClient, type CicAccount, type CicCallObserver } from '../cic/client.js'
 import { FolderResolver, type FolderTarget } from '../cic/folders.js'
+import { mailboxTarget } from '../cic/credentials.js'
 import { CicMailbox, type CircuitStateName } from '../cic/mailbox.js'
 import { lookupRetryPolicy, type CircuitSettings, type RetrySettings } from '../cic/resilience.js'
-import { TokenCache } from '../cic/tokens.js'
+import { accountKey, TokenCache } from '../cic/tokens.js'
 import type { MailboxConfig } from '../config.js'
 import type { PreparedBody } from './body.js'
 import { toDeliveryFailure } from './failure.js'
@@ -74,18 +75,19 @@ export class DeliveryService {
       fallbackLifetimeMs: opts.tokenFallbackLifetimeSeconds * 1000,
       // requestId: the request whose arrival triggered the login (one login serves many requests).
       onLogin: (account: CicAccount, outcome, err, requestId) => {
-        const mailbox = names.get(account.username)
+        const mailbox = names.get(accountKey(account))
         if (mailbox !== undefined) opts.observer?.login?.(mailbox, outcome)
         if (outcome === 'success') opts.logger.info({ event: 'cic.login', mailbox, outcome, requestId }, 'logged in to CIC')
         else opts.logger.warn({ event: 'cic.login', mailbox, outcome, requestId, err: describe(err) }, 'CIC login failed')
       }
     })
     const folders = new FolderResolver(client, lookupRetry, (target: FolderTarget, folderId, requestId) => {
-      opts.logger.info({ event: 'cic.folder', mailbox: names.get(target.username), folder: target.uploadFolder, folderId, requestId }, 'upload folder resolved')
+      opts.logger.info({ event: 'cic.folder', mailbox: names.get(accountKey(target)), folder: target.uploadFolder, folderId, requestId }, 'upload folder resolved')
     })
     for (const m of opts.mailboxes) {
-      names.set(m.username, m.name)
-      this.mailboxes.set(m.name, new CicMailbox({ name: m.name, baseUrl: m.baseUrl, username: m.username, password: m.password, uploadFolder: m.uploadFolder }, client, tokens, folders, {
+      names.set(accountKey(m), m.name)
+      const target = mailboxTarget(m, err => { opts.logger.warn({ event: 'cic.password-file', mailbox: m.name, code: (err as NodeJS.ErrnoException).code }, 'password file cannot be read; using the last password read') })
+      this.mailboxes.set(m.name, new CicMailbox(target, client, tokens, folders, {
         retry: opts.retry,
         lookupRetry,
         circuit: opts.circuit,

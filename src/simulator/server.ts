@@ -63,6 +63,8 @@ export interface Simulator {
   files: (username?: string) => StoredFile[]
   mailbox: (username: string) => MailboxInfo
   revokeAllTokens: () => void
+  /** Changes an account's password, as a CIC administrator would; issued tokens stay valid. */
+  setPassword: (username: string, password: string) => void
   setTokenLifetime: (seconds: number) => void
   recreateFolders: (username: string) => void
   addChildren: (username: string, count: number) => void
@@ -186,6 +188,10 @@ class CicSimulator implements Simulator {
 
   revokeAllTokens (): void {
     this.#ctx.tokens.revokeAll()
+  }
+
+  setPassword (username: string, password: string): void {
+    this.#ctx.store.mailbox(username).password = password
   }
 
   setTokenLifetime (seconds: number): void {

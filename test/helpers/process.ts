@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { DEMO_PASSWORD } from '../../src/simulator/index.js'
+import { recordLog } from './log-scan.js'
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url))
 
@@ -14,15 +16,22 @@ export interface GatewayProcess {
   exited: Promise<number | null>
 }
 
-export async function spawnGateway (env: Record<string, string>, timeoutMs = 20_000): Promise<GatewayProcess> {
+export async function spawnGateway (env: Record<string, string>, timeoutMs = 20_000, extraSecrets?: string[]): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const lines: Array<Record<string, unknown>> = []
   let stderr = ''
+  let stdout = ''
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
-  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString() })
+  // Whatever the process printed goes to the suite-wide secret scan, with the secrets it was given.
+  const secrets = [DEMO_PASSWORD, env.CIC_PASSWORD, ...(env.GATEWAY_API_KEYS ?? '').split(','), ...(extraSecrets ?? [])].filter((s): s is string => s !== undefined && s !== '')
+  const exited = once(child, 'exit').then(([code]) => {
+    recordLog(`process ${Object.keys(env).join(',')}`, secrets, stdout + stderr)
+    return code as number | null
+  })
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`gateway did not start: ${stderr}`)) }, timeoutMs)
     createInterface({ input: child.stdout! }).on('line', line => {
