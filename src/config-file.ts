@@ -122,8 +122,10 @@ export function loadConfigFile (path: string, defaults: { uploadFolder: string }
   } catch (err) {
     // The parser's own message quotes the offending line, which may hold a secret.
     if (err instanceof YAMLError) {
-      const pos = err.linePos?.[0]
-      problems.push(`${prefix} is not valid YAML or JSON${pos !== undefined ? ` at line ${pos.line}, column ${pos.col}` : ''} (${err.code})`)
+      const before = text.slice(0, err.pos[0])
+      const line = before.split('\n').length
+      const col = before.length - before.lastIndexOf('\n')
+      problems.push(`${prefix} is not valid YAML or JSON at line ${line}, column ${col} (${err.code})`)
     } else {
       problems.push(`${prefix} is not valid YAML or JSON`)
     }
