@@ -50,28 +50,30 @@ export function badRequest (code: string, title: string, detail: string): Proble
   return new ProblemError({ code, status: 400, title, detail, delivered: 'no' })
 }
 
-const FASTIFY_CODES: Record<string, Omit<Problem, 'detail'>> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'document-too-large', status: 413, title: 'Document too large', delivered: 'no' },
-  FST_REQ_FILE_TOO_LARGE: { code: 'document-too-large', status: 413, title: 'Document too large', delivered: 'no' },
-  FST_FILES_LIMIT: { code: 'multipart-too-many-files', status: 400, title: 'More than one file part', delivered: 'no' },
-  FST_PARTS_LIMIT: { code: 'multipart-too-many-parts', status: 400, title: 'Too many multipart parts', delivered: 'no' },
-  FST_FIELDS_LIMIT: { code: 'multipart-too-many-fields', status: 400, title: 'Too many multipart fields', delivered: 'no' },
-  FST_INVALID_MULTIPART_CONTENT_TYPE: { code: 'multipart-invalid', status: 400, title: 'Invalid multipart request', delivered: 'no' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported-media-type', status: 415, title: 'Unsupported media type', delivered: 'no' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', delivered: 'no' }
+// Fixed details: some Fastify messages quote the input (e.g. the media type), and nothing from the input is reflected.
+const FASTIFY_CODES: Record<string, Problem> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'document-too-large', status: 413, title: 'Document too large', detail: 'the document is larger than the gateway accepts (MAX_BODY_BYTES)', delivered: 'no' },
+  FST_REQ_FILE_TOO_LARGE: { code: 'document-too-large', status: 413, title: 'Document too large', detail: 'the file part is larger than the gateway accepts (MAX_BODY_BYTES)', delivered: 'no' },
+  FST_FILES_LIMIT: { code: 'multipart-too-many-files', status: 400, title: 'More than one file part', detail: 'the multipart request has more than one file part: send exactly one', delivered: 'no' },
+  FST_PARTS_LIMIT: { code: 'multipart-too-many-parts', status: 400, title: 'Too many multipart parts', detail: 'the multipart request has too many parts', delivered: 'no' },
+  FST_FIELDS_LIMIT: { code: 'multipart-too-many-fields', status: 400, title: 'Too many multipart fields', detail: 'the multipart request has too many fields', delivered: 'no' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { code: 'multipart-invalid', status: 400, title: 'Invalid multipart request', detail: 'the request is not multipart/form-data', delivered: 'no' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported-media-type', status: 415, title: 'Unsupported media type', detail: 'this route does not accept the request\'s Content-Type', delivered: 'no' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'the request body is empty', delivered: 'no' }
 }
 
 /** The problem the error handler answers for an error thrown by a handler or by Fastify. */
 export function problemFromError (error: FastifyError | ProblemError): Problem {
   if (error instanceof ProblemError) return error.problem
   const known = error.code !== undefined ? FASTIFY_CODES[error.code] : undefined
-  if (known !== undefined) return { ...known, detail: error.message }
+  if (known !== undefined) return known
   if (error.validation !== undefined) {
     return { code: 'bad-request', status: 400, title: 'Bad request', detail: error.message, delivered: 'no' }
   }
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) {
-    return { code: 'bad-request', status, title: 'Bad request', detail: error.message, delivered: 'no' }
+    // A fixed detail: Fastify's messages may quote the input.
+    return { code: 'bad-request', status, title: 'Bad request', detail: 'the request cannot be processed as sent', delivered: 'no' }
   }
   return { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly', delivered: 'unknown' }
 }
@@ -90,6 +92,7 @@ export function registerProblemHandlers (app: FastifyInstance, routes?: RouteTab
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = problemFromError(error)
     if (problem.code === 'internal-error') request.log.error({ err: error }, 'unhandled error')
+    else if (!(error instanceof ProblemError) && error.validation === undefined) request.log.info({ err: { code: error.code, message: error.message } }, 'request refused')
     return sendProblem(reply, problem)
   })
 }
