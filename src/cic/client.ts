@@ -140,7 +140,8 @@ export class CicClient {
     }
     if (res.statusCode !== expected) {
       // CIC's error body is never forwarded (it may echo what was sent); read a little for the log, drop the rest.
-      const message = await readLimited(res.body, ERROR_BODY_LIMIT).then(cicMessage, () => undefined)
+      // It may also echo the password or token we sent: those are cut out before it is logged or shown.
+      const message = await readLimited(res.body, ERROR_BODY_LIMIT).then(cicMessage, () => undefined).then(m => scrub(m, sentSecrets(req)))
       throw new CicError({
         kind: 'status',
         operation,
@@ -186,10 +187,30 @@ function envelope (operation: CicOperation, json: unknown): ListEnvelope {
   }
 }
 
+/** The secrets a request carries: its bearer token, or the password of a login form, in every encoding sent. */
+function sentSecrets (req: Request): string[] {
+  const out: string[] = []
+  const auth = req.headers.authorization
+  if (auth !== undefined) out.push(auth.replace(/^Bearer /, ''))
+  if (typeof req.body === 'string') {
+    const password = new URLSearchParams(req.body).get('password')
+    if (password !== null && password !== '') out.push(password, new URLSearchParams({ password }).toString().slice('password='.length), encodeURIComponent(password))
+  }
+  return out.filter(s => s !== '')
+}
+
+function scrub (message: string | undefined, secrets: string[]): string | undefined {
+  if (message === undefined) return undefined
+  let out = message
+  for (const s of secrets) out = out.split(s).join('[redacted]')
+  // Cut after scrubbing, so a secret is never half-kept at the cut.
+  return out.slice(0, 200)
+}
+
 function cicMessage (raw: Buffer): string | undefined {
   try {
     const m = (JSON.parse(raw.toString('utf8')) as { message?: unknown }).message
-    return typeof m === 'string' ? m.slice(0, 200) : undefined
+    return typeof m === 'string' ? m : undefined
   } catch {
     return undefined
   }
