@@ -16,6 +16,7 @@ export interface FileConfig {
   defaultMailbox: string | undefined
   /** Passwords and plain keys read from the file (for the log-scanning tests). */
   secrets: string[]
+  warnings: string[]
 }
 
 const stringOrList = (item: object): object => ({ oneOf: [item, { type: 'array', items: item, minItems: 1 }] })
@@ -52,7 +53,7 @@ const schema = {
         additionalProperties: false,
         required: ['mailboxes'],
         properties: {
-          key: stringOrList({ type: 'string', minLength: API_KEY_MIN_LENGTH, pattern: API_KEY_PATTERN }),
+          key: stringOrList({ type: 'string', minLength: 1, pattern: API_KEY_PATTERN }),
           keySha256: stringOrList({ type: 'string', pattern: '^[0-9a-fA-F]{64}$' }),
           mailboxes: { type: 'array', items: { type: 'string' }, minItems: 1, uniqueItems: true }
         },
@@ -138,6 +139,7 @@ export function loadConfigFile (path: string, defaults: { uploadFolder: string }
 
   const before = problems.length
   const secrets: string[] = []
+  const warnings: string[] = []
   const mailboxes: MailboxConfig[] = []
   for (const [name, m] of Object.entries(data.mailboxes)) {
     let password = m.password
@@ -166,6 +168,7 @@ export function loadConfigFile (path: string, defaults: { uploadFolder: string }
     }
     const plain = list(c.key)
     secrets.push(...plain)
+    plain.forEach((k, i) => { if (k.length < API_KEY_MIN_LENGTH) warnings.push(`${prefix}: callers.${name}.key${plain.length > 1 ? ` #${i + 1}` : ''} is shorter than ${API_KEY_MIN_LENGTH} characters and could be guessed; use e.g. \`openssl rand -hex 32\``) })
     const keyDigests = [...plain.map(sha256), ...list(c.keySha256).map(h => Buffer.from(h, 'hex'))]
     for (const digest of keyDigests) {
       const hex = digest.toString('hex')
@@ -183,5 +186,5 @@ export function loadConfigFile (path: string, defaults: { uploadFolder: string }
   // One mailbox needs no ceremony: it is the default.
   if (defaultMailbox === undefined && names.size === 1) defaultMailbox = [...names][0]
   if (problems.length > before) return undefined
-  return { mailboxes, callers, defaultMailbox, secrets }
+  return { mailboxes, callers, defaultMailbox, secrets, warnings }
 }

@@ -81,6 +81,8 @@ export interface Config {
   maxHeaderBytes: number
   /** Every secret value configured (passwords, plain keys, proxy credentials): tests scan logs for them. */
   secrets: string[]
+  /** Accepted but unwise settings (e.g. short API keys), logged as warnings at start-up. */
+  warnings: string[]
   tokenFallbackLifetimeSeconds: number
   tokenRefreshMarginSeconds: number
   readinessCacheSeconds: number
@@ -244,6 +246,7 @@ export function loadConfig (env: Env = process.env): Config {
   const baseUrl = values?.CIC_BASE_URL?.replace(/\/$/, '')
   const configFile = values?.GATEWAY_CONFIG_FILE
   const secrets: string[] = []
+  const warnings: string[] = []
 
   let mailboxes: MailboxConfig[] = []
   let defaultMailbox: string | undefined
@@ -258,6 +261,7 @@ export function loadConfig (env: Env = process.env): Config {
       ({ mailboxes, defaultMailbox } = file)
       fileCallers = file.callers
       secrets.push(...file.secrets)
+      warnings.push(...file.warnings)
     }
   } else if (demo) {
     if (production) problems.push('CIC_BASE_URL is required when NODE_ENV=production (the bundled simulator is for demos only)')
@@ -286,7 +290,7 @@ export function loadConfig (env: Env = process.env): Config {
     }
   }
 
-  const auth = loadAuth(env, values, production, fileCallers, secrets, problems)
+  const auth = loadAuth(env, values, production, fileCallers, secrets, warnings, problems)
   const egress = loadEgress(env, values, secrets, problems)
   if (problems.length > 0 || values === undefined) throw new ConfigError(problems)
 
@@ -308,6 +312,7 @@ export function loadConfig (env: Env = process.env): Config {
     egress,
     maxHeaderBytes: values.MAX_HEADER_BYTES,
     secrets,
+    warnings,
     tokenFallbackLifetimeSeconds: values.TOKEN_FALLBACK_LIFETIME_SECONDS,
     tokenRefreshMarginSeconds: values.TOKEN_REFRESH_MARGIN_SECONDS,
     readinessCacheSeconds: values.READINESS_CACHE_SECONDS,
@@ -341,12 +346,12 @@ export function secureBaseUrl (baseUrl: string): boolean {
   return url.protocol === 'https:' || LOOPBACK.test(url.hostname)
 }
 
-function loadAuth (env: Env, values: EnvValues | undefined, production: boolean, fileCallers: CallerConfig[], secrets: string[], problems: string[]): AuthConfig {
+function loadAuth (env: Env, values: EnvValues | undefined, production: boolean, fileCallers: CallerConfig[], secrets: string[], warnings: string[], problems: string[]): AuthConfig {
   const raw = readSecret(env, 'GATEWAY_API_KEYS', problems)
   const source = env.GATEWAY_API_KEYS_FILE !== undefined && env.GATEWAY_API_KEYS_FILE !== '' ? 'GATEWAY_API_KEYS_FILE' : 'GATEWAY_API_KEYS'
   const keys = raw === undefined ? [] : splitKeys(raw)
   if (raw !== undefined && keys.length === 0) problems.push(`${source} holds no key`)
-  checkKeys(keys, source, problems)
+  checkKeys(keys, source, problems, warnings)
   secrets.push(...keys)
   // Keys from the environment are not tied to a mailbox: they may deliver to every one.
   const envCallers: CallerConfig[] = keys.map((key, i) => ({ name: `api-key-${i + 1}`, keyDigests: [keyDigest(key)], mailboxes: '*' }))

@@ -18,11 +18,15 @@ export function splitKeys (text: string): string[] {
     .filter(k => k !== '')
 }
 
-/** Checks each key's shape; the message names the key's position, never the key. */
-export function checkKeys (keys: string[], source: string, problems: string[]): void {
+/**
+ * Checks each key's shape: characters a bearer token cannot carry are an error; a short key is
+ * a warning (demos use short ones; production keys should be long and random). Messages name
+ * the key's position, never the key.
+ */
+export function checkKeys (keys: string[], source: string, problems: string[], warnings: string[]): void {
   keys.forEach((key, i) => {
-    if (key.length < API_KEY_MIN_LENGTH) problems.push(`${source}: key #${i + 1} is shorter than ${API_KEY_MIN_LENGTH} characters`)
-    else if (!KEY.test(key)) problems.push(`${source}: key #${i + 1} has characters a bearer token cannot have (allowed: letters, digits, - . _ ~ + /)`)
+    if (!KEY.test(key)) problems.push(`${source}: key #${i + 1} has characters a bearer token cannot have (allowed: letters, digits, - . _ ~ + /)`)
+    else if (key.length < API_KEY_MIN_LENGTH) warnings.push(`${source}: key #${i + 1} is shorter than ${API_KEY_MIN_LENGTH} characters and could be guessed; use e.g. \`openssl rand -hex 32\``)
   })
 }
 

@@ -11,6 +11,7 @@ function withoutCredentials (url: string | undefined): string | undefined {
 
 export function logSecurityPosture (config: Config, logger: Logger): void {
   const { auth, egress } = config
+  for (const warning of config.warnings) logger.warn({ event: 'config.warning' }, warning)
   if (auth.mode === 'none') {
     logger.warn({ event: 'auth', mode: auth.mode }, 'caller authentication is OFF (GATEWAY_AUTH=none): anyone who can reach the gateway can deliver to every mailbox; only run it behind something that authenticates callers (e.g. a mesh with mTLS)')
   } else if (auth.mode === 'no-keys') {

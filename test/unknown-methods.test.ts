@@ -19,6 +19,10 @@ t.test('a known path with another method gets 405 problem+json with Allow', asyn
     t.match(res.headers['content-type'], /^application\/problem\+json/)
     t.equal(res.json().type, 'urn:cic-gateway:problem:method-not-allowed')
   }
+  // Fastify refuses a body-carrying method without Content-Type before the not-found handler runs: still 405.
+  const query = await rawRequest(stack.url, 'QUERY /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  t.equal(query.status, 405)
+  t.match(query.headers, /allow: GET, HEAD/i)
   t.same(stack.sim.calls, { login: 0, folders: 0, children: 0, upload: 0 })
 })
 

@@ -79,7 +79,7 @@ export function problemFromError (error: FastifyError | ProblemError): Problem {
 }
 
 export function registerProblemHandlers (app: FastifyInstance, routes?: RouteTable): void {
-  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const allowed = routes?.allowed(request.url.split('?')[0] ?? '') ?? []
     if (allowed.length > 0) {
       void reply.header('allow', allowed.join(', '))
@@ -87,9 +87,12 @@ export function registerProblemHandlers (app: FastifyInstance, routes?: RouteTab
     }
     // The path is not echoed: nothing from the input is reflected.
     return sendProblem(reply, { code: 'not-found', status: 404, title: 'Not found', detail: `no route for ${request.method} on this path` })
-  })
+  }
+  app.setNotFoundHandler(notFound)
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // No route matched, and Fastify refused the request before the not-found handler (e.g. QUERY without a Content-Type).
+    if (request.is404 && !(error instanceof ProblemError)) return notFound(request, reply)
     const problem = problemFromError(error)
     if (problem.code === 'internal-error') request.log.error({ err: error }, 'unhandled error')
     else if (!(error instanceof ProblemError) && error.validation === undefined) request.log.info({ err: { code: error.code, message: error.message } }, 'request refused')

@@ -83,14 +83,14 @@ export const documentResponses = {
 
 export const documentQuerystring = {
   type: 'object',
-  properties: { filename: { type: 'string', description: 'Filename in CIC; overrides Content-Disposition and the multipart part filename' } },
+  properties: { filename: { type: 'string', description: 'Filename in CIC; overrides Content-Disposition and the multipart part filename', examples: ['po_850.edi'] } },
   additionalProperties: true
 } as const
 
 export const mailboxParams = {
   type: 'object',
   required: ['name'],
-  properties: { name: { type: 'string', pattern: MAILBOX_NAME_PATTERN, description: 'a mailbox declared in GATEWAY_CONFIG_FILE (`default` with environment-only configuration)' } }
+  properties: { name: { type: 'string', pattern: MAILBOX_NAME_PATTERN, description: 'a mailbox declared in GATEWAY_CONFIG_FILE (`default` with environment-only configuration)', examples: ['default'] } }
 } as const
 
 /** The document as the request body: raw bytes, or one file part. Only documented: the handlers read the stream. */
@@ -98,7 +98,7 @@ export const documentRequestBody = {
   required: true,
   description: 'The document. Raw bytes with any Content-Type (name from ?filename= or Content-Disposition), or multipart/form-data with exactly one file part.',
   content: {
-    'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+    'application/octet-stream': { schema: { type: 'string', format: 'binary', examples: ['ISA*00*          *00*          *ZZ*SENDER~'] } },
     'multipart/form-data': {
       schema: {
         type: 'object',
