@@ -1,6 +1,5 @@
 import t from 'tap'
-import { FormData } from 'undici'
-import { send } from './helpers/http.js'
+import { multipart, send } from './helpers/http.js'
 import { rawRequest } from './helpers/raw.js'
 import { startStack } from './helpers/stack.js'
 
@@ -27,9 +26,8 @@ t.test('nothing from the input is reflected, on any refusal path', async t => {
     await send(`${stack.url}/livez?${MARK}=${MARK}`, { method: 'POST', body: 'x', headers: { 'content-type': `text/${MARK}` } }),
     await send(`${stack.url}/${MARK}`, { method: 'POST', body: 'x', headers: { 'content-type': `application/${MARK}` } })
   ]
-  const form = new FormData()
-  form.append('file', new Blob(['x']), `${MARK}/../${html}`)
-  answers.push(await send(`${stack.url}/documents`, { body: form, headers: auth }))
+  const form = multipart([{ name: 'file', value: 'x', filename: `${MARK}/../${html}` }])
+  answers.push(await send(`${stack.url}/documents`, { body: form.body, headers: { ...auth, ...form.headers } }))
 
   for (const [i, res] of answers.entries()) {
     t.ok(res.status >= 400 && res.status < 500, `#${i} refused (${res.status})`)
