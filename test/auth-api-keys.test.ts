@@ -55,9 +55,9 @@ t.test('GATEWAY_API_KEYS_FILE: one key per line, comments and blank lines ignore
   t.equal((await postDocument(stack.url, 'b.edi', 'B', { authorization: 'Bearer not-a-configured-key-123' })).status, 401)
 })
 
-t.test('/livez, /readyz and /openapi.json stay open', async t => {
+t.test('/livez, /readyz, /metrics and /openapi.json stay open', async t => {
   const stack = await startStack(t, { env: { GATEWAY_API_KEYS: KEY_A } })
-  for (const path of ['/livez', '/readyz', '/openapi.json']) {
+  for (const path of ['/livez', '/readyz', '/metrics', '/openapi.json']) {
     t.equal((await send(`${stack.url}${path}`, { method: 'GET' })).status, 200, path)
   }
 })

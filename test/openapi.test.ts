@@ -12,7 +12,7 @@ t.test('/openapi.json is an OpenAPI 3.1 document generated from the routes, open
   t.match(res.headers['content-type'], /^application\/json/)
   const doc = res.json()
   t.equal(doc.openapi, '3.1.0')
-  t.same(Object.keys(doc.paths).sort(), ['/documents', '/livez', '/mailboxes/{name}/documents', '/openapi.json', '/readyz'])
+  t.same(Object.keys(doc.paths).sort(), ['/documents', '/livez', '/mailboxes/{name}/documents', '/metrics', '/openapi.json', '/readyz'])
   t.same(doc.components.securitySchemes.apiKey, { type: 'http', scheme: 'bearer', description: doc.components.securitySchemes.apiKey.description })
   for (const path of ['/documents', '/mailboxes/{name}/documents']) {
     const op = doc.paths[path].post

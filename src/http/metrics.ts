@@ -10,7 +10,13 @@ export interface MetricsRouteOptions {
 }
 
 export async function metricsRoutes (app: FastifyInstance, opts: MetricsRouteOptions): Promise<void> {
-  app.get('/metrics', async (_request, reply) => {
+  // Documented in /openapi.json like every route; open like the probes.
+  const schema = {
+    summary: 'Prometheus metrics (text exposition format)',
+    operationId: 'getMetrics',
+    response: { 200: { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } } }
+  }
+  app.get('/metrics', { schema }, async (_request, reply) => {
     const text = await opts.metrics.render()
     return await reply.type(opts.metrics.contentType).send(text)
   })
