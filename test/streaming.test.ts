@@ -45,7 +45,9 @@ t.test('a 256 MiB upload streams: CIC gets bytes before the caller finishes, and
   t.equal(stored?.size, total, 'CIC received every byte')
   t.ok(stored !== undefined && stored.firstByteAt < callerFinishedAt, `CIC received the first byte ${callerFinishedAt - (stored?.firstByteAt ?? 0)} ms before the caller finished`)
   const growth = (after.peak - Math.max(before.peak, before.rss)) / MiB
-  t.ok(growth < 48, `gateway peak RSS grew by ${growth.toFixed(1)} MiB while relaying 256 MiB (before: ${(before.rss / MiB).toFixed(0)} MiB)`)
+  // Flat means independent of the body size: a few tens of MiB of socket buffers and garbage
+  // not yet collected, never the 256 MiB body (measured 8 to 56 MiB on a loaded 2-core machine).
+  t.ok(growth < 96, `gateway peak RSS grew by ${growth.toFixed(1)} MiB while relaying 256 MiB (before: ${(before.rss / MiB).toFixed(0)} MiB)`)
   t.equal(res.headers['repr-digest'], `sha-256=:${Buffer.from(stored!.sha256, 'hex').toString('base64')}:`, 'digest of the streamed bytes returned')
   gw.child.kill('SIGTERM')
   t.equal(await gw.exited, 0)
