@@ -1,0 +1,72 @@
+// The shape of bench/results/*.json, and the workloads and scenarios it covers.
+import type { ColdResult, RateResult, StreamResult } from './jobs.js'
+
+export const SCENARIOS = ['direct', 'gateway', 'generic-proxy', 'nginx'] as const
+export type Scenario = typeof SCENARIOS[number]
+
+export interface Workload {
+  id: string
+  label: string
+  kind: 'rate' | 'stream' | 'cold'
+  bodyBytes: number
+  /** Connections (rate) or concurrent uploads (stream, cold). */
+  connections: number
+}
+
+const KIB = 1024
+const MIB = 1024 * KIB
+const GIB = 1024 * MIB
+
+export const WORKLOADS: Workload[] = [
+  { id: 'small-32', label: '1 KiB, 32 connections', kind: 'rate', bodyBytes: KIB, connections: 32 },
+  { id: 'small-128', label: '1 KiB, 128 connections', kind: 'rate', bodyBytes: KIB, connections: 128 },
+  { id: 'medium-16', label: '1 MiB, 16 connections', kind: 'rate', bodyBytes: MIB, connections: 16 },
+  { id: 'large-1x1g', label: '1 GiB, one upload', kind: 'stream', bodyBytes: GIB, connections: 1 },
+  { id: 'large-8x128m', label: '128 MiB, 8 concurrent uploads', kind: 'stream', bodyBytes: 128 * MIB, connections: 8 },
+  { id: 'cold-100', label: '100 concurrent first requests', kind: 'cold', bodyBytes: KIB, connections: 100 }
+]
+
+export interface RateOutcome {
+  /** Medians over the rounds. */
+  rps: number
+  p50: number
+  p99: number
+  mbps: number
+  /** Non-2xx answers, errors and timeouts over all rounds. */
+  failed: number
+  /** The round whose rate is the median. */
+  representative: RateResult
+  samples: RateResult[]
+}
+
+export interface StreamOutcome extends StreamResult {
+  ok: number
+  /** RSS of the relay before the upload, its highest 100 ms sample, and VmHWM after (bytes). */
+  rssBefore?: number | undefined
+  maxRss?: number | undefined
+  peakRss?: number | undefined
+}
+
+export interface ColdOutcome extends ColdResult {
+  logins: number
+  folderLookups: number
+  uploads: number
+}
+
+export interface BenchResults {
+  startedAt: string
+  finishedAt: string
+  durationSec: number
+  machine: { node: string, cpu: string, cores: number, memoryGiB: number, loadavgAtStart: number[] }
+  commit: string | undefined
+  settings: { rounds: number, durationSec: number, warmupSec: number }
+  /** Whether the gateway refused a request without the caller key (issue 4 landed). */
+  callerAuth: boolean
+  nginx: { available: boolean, note: string }
+  upstream: { kind: string, simulatorCheck?: { rps: number, p99: number } }
+  rate: Record<string, Partial<Record<Scenario, RateOutcome>>>
+  stream: Record<string, Partial<Record<Scenario, StreamOutcome>>>
+  cold: ColdOutcome | undefined
+  /** The long-running gateway during the rate workloads. */
+  gatewayRateMemory?: { maxRss: number, hwm: number }
+}

@@ -1,0 +1,262 @@
+// npm run bench: the gateway measured side by side with a direct upload, a generic proxy
+// and nginx, on one upstream, in one run. Writes bench/results/<time>.json (and
+// latest.json), then docs/benchmarks.md and docs/benchmarks.svg (bench/report.ts).
+//
+// Every party is its own process: the upstream (bench/upstream.ts), the proxy under test,
+// and the load generator (bench/load.ts, autocannon or a streaming client). This process
+// only starts them and reads /proc between runs (and RSS every 100 ms during large uploads).
+//
+// Env knobs: BENCH_ROUNDS (3), BENCH_DURATION (5 s per load point), BENCH_WARMUP (2 s),
+// BENCH_ONLY (comma list of workload ids), BENCH_NO_REPORT=1.
+import { execSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { BENCH_PASSWORD, BENCH_USERNAME } from './credentials.js'
+import type { ColdResult, RateJob, RateResult, StreamJob, StreamResult } from './jobs.js'
+import { BENCH, getJson, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
+import { nginxBinary, startNginx, type Nginx } from './nginx.js'
+import { writeReport } from './report.js'
+import { SCENARIOS, WORKLOADS, type BenchResults, type ColdOutcome, type RateOutcome, type Scenario, type StreamOutcome } from './results.js'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const DURATION = Number(process.env.BENCH_DURATION ?? 5)
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
+const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean)
+const API_KEY = 'bench-caller-key-0123456789abcdef'
+const FILENAME = 'attachment; filename=bench_850.edi'
+
+interface Target {
+  scenario: Scenario
+  url: string
+  headers: Record<string, string>
+  /** The relaying process, for memory readings (none for direct). */
+  pid?: number
+  stop: () => Promise<void>
+}
+
+function log (message: string): void {
+  process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
+}
+
+function wanted (id: string): boolean {
+  return ONLY === undefined || ONLY.includes(id)
+}
+
+async function login (baseUrl: string): Promise<{ token: string, uploadPath: string }> {
+  const form = new URLSearchParams({ grant_type: 'password', username: BENCH_USERNAME, password: BENCH_PASSWORD })
+  const { access_token: token } = await getJson<{ access_token: string }>(`${baseUrl}/api/authentication`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() })
+  const auth = { authorization: `Bearer ${token}` }
+  const home = await getJson<{ resources: Array<{ id: string }> }>(`${baseUrl}/api/folders`, { headers: auth })
+  const children = await getJson<{ resources: Array<{ id: string, subspace?: string }> }>(`${baseUrl}/api/folders/${home.resources[0]!.id}/children`, { headers: auth })
+  return { token, uploadPath: `/api/folders/${children.resources.find(r => r.subspace === 'upload')!.id}/files` }
+}
+
+async function startUpstream (): Promise<Proc> {
+  return await start({ name: 'upstream', ...tsNode('upstream.ts'), isReady: l => l.event === 'listening' })
+}
+
+async function startGateway (upstream: string, tmp: string, nodeArgs: string[] = []): Promise<{ proc: Proc, target: Target, callerAuth: boolean }> {
+  const proc = await start({
+    name: 'gateway',
+    command: process.execPath,
+    args: [...nodeArgs, join(ROOT, 'dist/main.js')],
+    env: {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      CIC_BASE_URL: upstream,
+      CIC_USERNAME: BENCH_USERNAME,
+      CIC_PASSWORD: BENCH_PASSWORD,
+      // Caller authentication (issue 4): the key the load generator presents.
+      GATEWAY_API_KEYS: API_KEY,
+      SPOOL_DIR: join(tmp, 'spool')
+    },
+    isReady: l => l.event === 'start'
+  })
+  const url = String(proc.ready.address)
+  // Auth is on when a request without the key is refused.
+  const probe = await fetch(`${url}/documents?filename=probe.edi`, { method: 'POST', body: '' })
+  return { proc, callerAuth: probe.status === 401, target: { scenario: 'gateway', url: `${url}/documents`, headers: { authorization: `Bearer ${API_KEY}`, 'content-disposition': FILENAME }, pid: proc.pid, stop: proc.stop } }
+}
+
+async function startGeneric (upstream: string, uploadPath: string, token: string): Promise<Target> {
+  const proc = await start({
+    name: 'generic-proxy',
+    ...tsNode('generic-proxy.ts'),
+    env: { NODE_ENV: 'production', BENCH_UPSTREAM_URL: upstream, BENCH_UPLOAD_PATH: uploadPath, BENCH_CIC_TOKEN: token, PORT: '0' },
+    isReady: l => l.event === 'listening'
+  })
+  return { scenario: 'generic-proxy', url: `${String(proc.ready.url)}/documents`, headers: { 'content-disposition': FILENAME }, pid: proc.pid, stop: proc.stop }
+}
+
+async function startNginxTarget (tmp: string, upstream: string, uploadPath: string, token: string): Promise<{ target: Target, nginx: Nginx } | undefined> {
+  const nginx = await startNginx({ dir: join(tmp, `nginx-${Date.now()}`), upstream, uploadPath, token })
+  if (nginx === undefined) return undefined
+  return { nginx, target: { scenario: 'nginx', url: `${nginx.url}/documents`, headers: { 'content-disposition': FILENAME }, pid: nginx.workerPid, stop: nginx.stop } }
+}
+
+function median (values: number[]): number {
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+/** The round with the median rate stands for the scenario; every round is kept. */
+function summarize (samples: RateResult[]): RateOutcome {
+  const rps = median(samples.map(s => s.rps))
+  const representative = samples.reduce((best, s) => Math.abs(s.rps - rps) < Math.abs(best.rps - rps) ? s : best)
+  return { rps, p50: median(samples.map(s => s.latencyMs.p50)), p99: median(samples.map(s => s.latencyMs.p99)), mbps: median(samples.map(s => s.mbps)), failed: samples.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0), representative, samples }
+}
+
+async function main (): Promise<void> {
+  const began = Date.now()
+  const tmp = mkdtempSync(join(tmpdir(), 'cic-bench-'))
+  const procs: Array<{ stop: () => Promise<void> }> = []
+  const results: BenchResults = {
+    startedAt: new Date(began).toISOString(),
+    finishedAt: '',
+    durationSec: 0,
+    machine: { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadavgAtStart: loadavg() },
+    commit: gitCommit(),
+    settings: { rounds: ROUNDS, durationSec: DURATION, warmupSec: WARMUP },
+    callerAuth: false,
+    nginx: { available: false, note: 'nginx not on PATH: scenario skipped (Debian: apt-get install nginx)' },
+    upstream: { kind: 'bench/upstream.ts, a minimal CIC sink (login JWT, folder envelopes, 201 file resource; bodies counted and dropped)' },
+    rate: {},
+    stream: {},
+    cold: undefined
+  }
+  try {
+    log(`upstream: starting (${ROUNDS} rounds x ${DURATION} s per load point, ${WARMUP} s warm-up)`)
+    const upstream = await startUpstream()
+    procs.push(upstream)
+    const upstreamUrl = String(upstream.ready.url)
+    const { token, uploadPath } = await login(upstreamUrl)
+    const direct: Target = { scenario: 'direct', url: `${upstreamUrl}${uploadPath}`, headers: { authorization: `Bearer ${token}`, 'content-disposition': FILENAME }, stop: async () => {} }
+
+    // Is the simulator fast enough to be the upstream? Measured, for the record.
+    if (wanted('simulator-check')) results.upstream.simulatorCheck = await simulatorCheck()
+
+    const rateWorkloads = WORKLOADS.filter(w => w.kind === 'rate' && wanted(w.id))
+    if (rateWorkloads.length > 0) {
+      log('rate workloads: starting gateway, generic proxy, nginx')
+      const gw = await startGateway(upstreamUrl, tmp)
+      procs.push(gw.proc)
+      results.callerAuth = gw.callerAuth
+      const generic = await startGeneric(upstreamUrl, uploadPath, token)
+      procs.push(generic)
+      const ngx = await startNginxTarget(tmp, upstreamUrl, uploadPath, token)
+      if (ngx !== undefined) {
+        procs.push(ngx.target)
+        results.nginx = { available: true, note: `${ngx.nginx.version}, 1 worker, proxy_request_buffering off, upstream keepalive 64` }
+      }
+      const targets = [direct, gw.target, generic, ...(ngx !== undefined ? [ngx.target] : [])]
+      const rssWatch = watchMemory(gw.proc.pid)
+      for (const workload of rateWorkloads) {
+        const samples = new Map<Scenario, RateResult[]>(targets.map(t => [t.scenario, []]))
+        for (let round = 0; round < ROUNDS; round++) {
+          // The order rotates each round, so no scenario always runs first or last.
+          for (let i = 0; i < targets.length; i++) {
+            const target = targets[(i + round) % targets.length]!
+            const job: RateJob = { kind: 'rate', url: target.url, headers: target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections!, durationSec: DURATION, warmupSec: round === 0 ? WARMUP : 0 }
+            const r = await runLoad<RateResult>(job)
+            samples.get(target.scenario)!.push(r)
+            log(`${workload.id} round ${round + 1} ${target.scenario}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms${r.non2xx + r.errors + r.timeouts > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts` : ''}`)
+          }
+        }
+        results.rate[workload.id] = Object.fromEntries([...samples].map(([s, list]) => [s, summarize(list)]))
+      }
+      const mem = rssWatch.stop()
+      results.gatewayRateMemory = { maxRss: mem.maxRss, hwm: mem.hwm }
+      for (const t of targets) await t.stop()
+    }
+
+    for (const workload of WORKLOADS.filter(w => w.kind === 'stream' && wanted(w.id))) {
+      const outcome: Partial<Record<Scenario, StreamOutcome>> = {}
+      for (const scenario of SCENARIOS) {
+        // A fresh relay per large workload: its peak RSS (VmHWM) is this workload's alone.
+        let target: Target | undefined
+        if (scenario === 'direct') target = direct
+        else if (scenario === 'gateway') target = (await startGateway(upstreamUrl, tmp)).target
+        else if (scenario === 'generic-proxy') target = await startGeneric(upstreamUrl, uploadPath, token)
+        else target = (await startNginxTarget(tmp, upstreamUrl, uploadPath, token))?.target
+        if (target === undefined) continue
+        procs.push(target)
+        const before: Memory | undefined = target.pid !== undefined ? memory(target.pid) : undefined
+        const watch = target.pid !== undefined ? watchMemory(target.pid, 100) : undefined
+        const job: StreamJob = { kind: 'stream', url: target.url, headers: target.headers, sizeBytes: workload.bodyBytes, concurrency: workload.connections! }
+        const r = await runLoad<StreamResult>(job, 600_000)
+        const mem = watch?.stop()
+        await target.stop()
+        const ok = r.uploads.filter(u => u.status === 201).length
+        outcome[scenario] = { ...r, ok, rssBefore: before?.rss, maxRss: mem?.maxRss, peakRss: mem?.hwm }
+        log(`${workload.id} ${scenario}: ${r.mbps.toFixed(0)} MB/s, ${ok}/${r.concurrency} created${mem !== undefined ? `, peak RSS ${(mem.hwm / 2 ** 20).toFixed(0)} MiB` : ''}`)
+      }
+      results.stream[workload.id] = outcome
+    }
+
+    if (wanted('cold-100')) {
+      const gw = await startGateway(upstreamUrl, tmp)
+      procs.push(gw.proc)
+      await fetch(`${upstreamUrl}/_bench/reset`, { method: 'POST' })
+      const r = await runLoad<ColdResult>({ kind: 'cold', url: gw.target.url, headers: gw.target.headers, bodyBytes: 1024, concurrency: 100 })
+      const stats = await getJson<{ logins: number, folders: number, children: number, uploads: number }>(`${upstreamUrl}/_bench/stats`)
+      await gw.proc.stop()
+      const cold: ColdOutcome = { ...r, logins: stats.logins, folderLookups: stats.folders + stats.children, uploads: stats.uploads }
+      results.cold = cold
+      log(`cold-100: ${stats.logins} login(s), first 201 after ${r.firstCreatedMs?.toFixed(0) ?? '-'} ms, all ${r.allDoneMs.toFixed(0)} ms, statuses ${JSON.stringify(r.statuses)}`)
+    }
+  } finally {
+    for (const p of procs.reverse()) await p.stop().catch(() => {})
+    rmSync(tmp, { recursive: true, force: true })
+  }
+  results.finishedAt = new Date().toISOString()
+  results.durationSec = Math.round((Date.now() - began) / 1000)
+  const dir = join(BENCH, 'results')
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`)
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`)
+  log(`raw results: ${file}`)
+  if (process.env.BENCH_NO_REPORT !== '1') {
+    const written = writeReport(results, ROOT)
+    log(`report: ${written.join(', ')}`)
+  }
+  log(`done in ${results.durationSec} s`)
+}
+
+/** The bundled simulator as the upstream, small bodies straight at it: is it fast enough? */
+async function simulatorCheck (): Promise<{ rps: number, p99: number }> {
+  const sim = await start({
+    name: 'simulator',
+    command: process.execPath,
+    args: [join(ROOT, 'dist/simulator/main.js')],
+    env: { SIMULATOR_HOST: '127.0.0.1', SIMULATOR_PORT: '0', SIMULATOR_KEEP_BODIES: 'false' },
+    isReady: l => typeof l.url === 'string'
+  })
+  try {
+    const url = String(sim.ready.url)
+    const { token, uploadPath } = await login(url)
+    const r = await runLoad<RateResult>({ kind: 'rate', url: `${url}${uploadPath}`, headers: { authorization: `Bearer ${token}`, 'content-disposition': FILENAME }, bodyBytes: 1024, connections: 32, durationSec: DURATION, warmupSec: WARMUP })
+    log(`simulator check (direct, 1 KiB, 32 conns): ${r.rps.toFixed(0)} req/s`)
+    return { rps: r.rps, p99: r.latencyMs.p99 }
+  } finally {
+    await sim.stop()
+  }
+}
+
+function gitCommit (): string | undefined {
+  try {
+    return execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() + (execSync('git status --porcelain -- src', { cwd: ROOT, encoding: 'utf8' }).trim() !== '' ? '+dirty' : '')
+  } catch {
+    return undefined
+  }
+}
+
+if (nginxBinary() === undefined) log('nginx not on PATH: the nginx scenario is skipped (Debian: apt-get install nginx)')
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(1)
+})
