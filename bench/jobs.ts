@@ -24,6 +24,13 @@ export interface RateResult {
   latencyMs: { p50: number, p90: number, p99: number, mean: number, max: number }
   /** Request body megabytes (10^6) per second, 2xx only. */
   mbps: number
+  /** CPU seconds the load generator itself used during the measured run. */
+  loadCpuSec: number
+  /** Requests answered during the warm-up run (not counted above). */
+  warmupRequests: number
+  /** CPU microseconds per request (warm-up included) of the relay and of the upstream, filled in by the bench. */
+  relayCpuUs?: number | undefined
+  upstreamCpuUs?: number | undefined
 }
 
 export interface StreamJob {

@@ -141,3 +141,13 @@ export async function runLoad<T> (job: unknown, timeoutMs = 300_000): Promise<T>
   if (code !== 0) throw new Error(`load generator failed (${String(code)}): ${err.slice(-2000)}`)
   return JSON.parse(out.trim().split('\n').pop()!) as T
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds (pid: number): number | undefined {
+  let stat: string
+  try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return undefined }
+  // Fields after the command name (which may contain spaces) start at ") ".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return ticks / 100
+}

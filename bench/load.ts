@@ -12,8 +12,10 @@ import { ediBody, type ColdJob, type ColdResult, type Job, type RateJob, type Ra
 async function rate (job: RateJob): Promise<RateResult> {
   const body = ediBody(job.bodyBytes)
   const options = { url: job.url, method: 'POST' as const, headers: { ...job.headers, 'content-type': 'application/octet-stream' }, body, connections: job.connections, timeout: 30 }
-  if (job.warmupSec > 0) await autocannon({ ...options, duration: job.warmupSec })
+  const warm = job.warmupSec > 0 ? await autocannon({ ...options, duration: job.warmupSec }) : undefined
+  const cpu = process.cpuUsage()
   const r = await autocannon({ ...options, duration: job.durationSec })
+  const used = process.cpuUsage(cpu)
   const ok = r['2xx']
   const seconds = r.duration
   return {
@@ -27,7 +29,9 @@ async function rate (job: RateJob): Promise<RateResult> {
     errors: r.errors,
     timeouts: r.timeouts,
     latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, mean: r.latency.average, max: r.latency.max },
-    mbps: ok * job.bodyBytes / seconds / 1e6
+    mbps: ok * job.bodyBytes / seconds / 1e6,
+    loadCpuSec: (used.user + used.system) / 1e6,
+    warmupRequests: warm === undefined ? 0 : warm['2xx'] + warm.non2xx
   }
 }
 

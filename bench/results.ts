@@ -32,6 +32,9 @@ export interface RateOutcome {
   p50: number
   p99: number
   mbps: number
+  /** CPU microseconds per request of the relay process (user + system, all threads), and of the load generator. */
+  relayCpuUs: number | undefined
+  loadCpuUs: number
   /** Non-2xx answers, errors and timeouts over all rounds. */
   failed: number
   /** The round whose rate is the median. */

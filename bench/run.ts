@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_PASSWORD, BENCH_USERNAME } from './credentials.js'
 import type { ColdResult, RateJob, RateResult, StreamJob, StreamResult } from './jobs.js'
-import { BENCH, getJson, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
+import { BENCH, cpuSeconds, getJson, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
 import { writeReport } from './report.js'
 import { SCENARIOS, WORKLOADS, type BenchResults, type ColdOutcome, type RateOutcome, type Scenario, type StreamOutcome } from './results.js'
@@ -97,6 +97,12 @@ async function startNginxTarget (tmp: string, upstream: string, uploadPath: stri
   return { nginx, target: { scenario: 'nginx', url: `${nginx.url}/documents`, headers: { 'content-disposition': FILENAME }, pid: nginx.workerPid, stop: nginx.stop } }
 }
 
+function perRequest (before: number | undefined, pid: number | undefined, requests: number): number | undefined {
+  if (before === undefined || pid === undefined || requests === 0) return undefined
+  const after = cpuSeconds(pid)
+  return after === undefined ? undefined : (after - before) / requests * 1e6
+}
+
 function median (values: number[]): number {
   const s = [...values].sort((a, b) => a - b)
   const mid = s.length >> 1
@@ -107,7 +113,8 @@ function median (values: number[]): number {
 function summarize (samples: RateResult[]): RateOutcome {
   const rps = median(samples.map(s => s.rps))
   const representative = samples.reduce((best, s) => Math.abs(s.rps - rps) < Math.abs(best.rps - rps) ? s : best)
-  return { rps, p50: median(samples.map(s => s.latencyMs.p50)), p99: median(samples.map(s => s.latencyMs.p99)), mbps: median(samples.map(s => s.mbps)), failed: samples.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0), representative, samples }
+  const cpu = samples.map(s => s.relayCpuUs).filter((v): v is number => v !== undefined)
+  return { rps, p50: median(samples.map(s => s.latencyMs.p50)), p99: median(samples.map(s => s.latencyMs.p99)), mbps: median(samples.map(s => s.mbps)), relayCpuUs: cpu.length > 0 ? median(cpu) : undefined, loadCpuUs: median(samples.map(s => s.loadCpuSec / s.ok * 1e6)), failed: samples.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0), representative, samples }
 }
 
 async function main (): Promise<void> {
@@ -161,9 +168,13 @@ async function main (): Promise<void> {
           for (let i = 0; i < targets.length; i++) {
             const target = targets[(i + round) % targets.length]!
             const job: RateJob = { kind: 'rate', url: target.url, headers: target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections!, durationSec: DURATION, warmupSec: round === 0 ? WARMUP : 0 }
+            const cpu0 = { relay: target.pid !== undefined ? cpuSeconds(target.pid) : undefined, upstream: cpuSeconds(upstream.pid) }
             const r = await runLoad<RateResult>(job)
+            const served = r.ok + r.non2xx + r.warmupRequests
+            r.relayCpuUs = perRequest(cpu0.relay, target.pid, served)
+            r.upstreamCpuUs = perRequest(cpu0.upstream, upstream.pid, served)
             samples.get(target.scenario)!.push(r)
-            log(`${workload.id} round ${round + 1} ${target.scenario}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms${r.non2xx + r.errors + r.timeouts > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts` : ''}`)
+            log(`${workload.id} round ${round + 1} ${target.scenario}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, CPU µs/request: relay ${r.relayCpuUs?.toFixed(0) ?? '-'}, upstream ${r.upstreamCpuUs?.toFixed(0) ?? '-'}, load generator ${(r.loadCpuSec / r.ok * 1e6).toFixed(0)}${r.non2xx + r.errors + r.timeouts > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts` : ''}`)
           }
         }
         results.rate[workload.id] = Object.fromEntries([...samples].map(([s, list]) => [s, summarize(list)]))

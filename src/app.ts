@@ -19,6 +19,7 @@ import { registerOpenApi } from './http/openapi.js'
 import { registerProblemHandlers, sendProblem } from './http/problems.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Metrics } from './metrics.js'
+import { scalarLineLogger } from './logger.js'
 
 export interface AppDeps {
   config: Config
@@ -106,7 +107,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     uploads: deps.uploads,
     idempotency: deps.idempotency,
     metrics: deps.metrics,
-    access: new Access(config.auth)
+    access: new Access(config.auth),
+    deliveryLog: scalarLineLogger(deps.logger)
   })
   return app
 }

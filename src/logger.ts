@@ -26,6 +26,16 @@ export function loggerOptions (level: string): LoggerOptions {
   }
 }
 
+/**
+ * A child for hot log lines whose fields are all scalars (the delivery line): redaction by
+ * the explicit paths only. The wildcard paths ('*.password', ...) match keys of nested
+ * objects, which such lines do not have, so the output is the same; they cost ~10 µs a
+ * line (the redactor clones the object), a tenth of a small upload's CPU.
+ */
+export function scalarLineLogger (logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: REDACT_PATHS.filter(p => !p.includes('*')), censor: '[redacted]' } })
+}
+
 export function createLogger (level: string, destination?: DestinationStream): Logger {
   if (destination !== undefined) return pino(loggerOptions(level), destination)
   const pretty = process.stdout.isTTY === true ? prettyStream() : undefined

@@ -3,6 +3,7 @@
 // one file part is the document.
 import multipart from '@fastify/multipart'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
 import type { Readable } from 'node:stream'
 import { BodyIncompleteError, BodyTooLargeError, prepareBody, SpoolError, type BodyOptions, type PreparedBody, type Spool } from '../delivery/body.js'
 import { toDeliveryFailure, type DeliveryFailure } from '../delivery/failure.js'
@@ -25,6 +26,8 @@ export interface DocumentsRouteOptions {
   idempotency: IdempotencyStore
   metrics?: DocumentMetrics
   access: Access
+  /** Writes the delivery line (scalar fields only; see scalarLineLogger). */
+  deliveryLog: Logger
 }
 
 interface DocumentQuery {
@@ -127,7 +130,11 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
     const receipt = await opts.delivery.deliver({ mailbox, filename, body, requestId: request.id, signal: abort.signal })
     const sha256 = receipt.sha256.toString('base64')
     if (scope !== undefined) opts.idempotency.set(scope, { state: 'delivered', sha256: receipt.sha256, raw: receipt.raw, filename })
-    request.log.info({
+    // The line request.log would write (its bindings: requestId from Fastify, caller from
+    // access.ts), without the wildcard redaction that cannot match these scalar fields.
+    opts.deliveryLog.info({
+      requestId: request.id,
+      caller: request.caller?.name,
       event: 'document.delivered',
       mailbox,
       filename,
