@@ -78,21 +78,29 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
   const routes = trackRoutes(app)
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks run on every request: callback style (no promise, no microtask per hook).
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id)
     if (deps.lifecycle.draining) {
       void reply.header('connection', 'close')
-      return sendProblem(reply, { code: 'shutting-down', status: 503, title: 'Shutting down', detail: 'this gateway instance is shutting down; the document was not delivered and is safe to resend', delivered: 'no', retryAfterSeconds: 1 })
+      sendProblem(reply, { code: 'shutting-down', status: 503, title: 'Shutting down', detail: 'this gateway instance is shutting down; the document was not delivered and is safe to resend', delivered: 'no', retryAfterSeconds: 1 })
+      return
     }
+    done()
   })
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     // An unread request body (refused early, e.g. 413) would otherwise be drained byte by byte.
     // During draining every response closes its connection so the server can finish closing.
     if (!request.raw.complete || deps.lifecycle.draining) void reply.header('connection', 'close')
+    done(null, payload)
   })
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, durationMs: reply.elapsedTime }, 'request completed')
-  })
+  // The per-request debug line costs a hook per request; only registered when it can be written.
+  if (deps.logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, durationMs: reply.elapsedTime }, 'request completed')
+      done()
+    })
+  }
 
   registerProblemHandlers(app, routes)
   await registerOpenApi(app)
