@@ -2,7 +2,7 @@
 // breaker, and the upload with the recoveries CIC's protocol allows: a revoked token or a
 // forgotten folder is refreshed, and an upload CIC certainly did not store is sent again,
 // only if the body was kept.
-import type { CircuitBreakerPolicy, IPolicy } from 'cockatiel'
+import type { CircuitBreakerPolicy, IPolicy, RetryPolicy } from 'cockatiel'
 import type { UploadBody } from './body.js'
 import type { CallOptions, CicClient, CicResource, ListEnvelope, UploadResult } from './client.js'
 import { CicError } from './errors.js'
@@ -40,6 +40,9 @@ const STATE_NAMES: Record<number, CircuitStateName> = { [CircuitState.Closed]: '
 
 export class CicMailbox {
   private readonly breaker: CircuitBreakerPolicy
+  // Built once: a policy holds no per-call state, and building one per upload costs allocations.
+  private readonly replayableRetry: RetryPolicy
+  private readonly streamedRetry: RetryPolicy
   private openedAt = 0
 
   constructor (
@@ -50,6 +53,8 @@ export class CicMailbox {
     private readonly opts: MailboxOptions
   ) {
     this.breaker = createCircuitBreaker(opts.circuit)
+    this.replayableRetry = uploadRetryPolicy(opts.retry, true)
+    this.streamedRetry = uploadRetryPolicy(opts.retry, false)
     this.breaker.onStateChange(state => {
       if (state === CircuitState.Open) this.openedAt = Date.now()
       opts.onCircuitChange?.(target.name, STATE_NAMES[state] ?? 'closed')
@@ -110,7 +115,7 @@ export class CicMailbox {
     // While a probe runs, others fail fast too instead of queueing behind it.
     if (this.breaker.state === CircuitState.HalfOpen) throw new CircuitOpenError(1)
     let attempts = 0
-    const retry = uploadRetryPolicy(this.opts.retry, body.replayable)
+    const retry = body.replayable ? this.replayableRetry : this.streamedRetry
     try {
       return await this.breaker.execute(async () => await retry.execute(async () => {
         attempts++
