@@ -94,17 +94,44 @@ function verify (hash: Buffer, expected: Buffer | undefined): void {
 }
 
 async function readToMemory (source: Readable, length: number, opts: BodyOptions): Promise<PreparedBody> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of source) {
-    size += (chunk as Buffer).length
-    chunks.push(chunk as Buffer)
-  }
-  if (size !== length) throw new BodyIncompleteError(size, length)
-  const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+  const data = await collect(source, length)
   const digest = createHash('sha256').update(data).digest()
   verify(digest, opts.expectedSha256)
   return { mode: 'memory', length, replayable: true, open: () => data, sha256: () => digest, cleanup: async () => {} }
+}
+
+/**
+ * All bytes of a small body. Listeners rather than an async iterator (which costs a promise
+ * per chunk and a stream-finished watcher per body): this runs for every small document.
+ */
+async function collect (source: Readable, length: number): Promise<Buffer> {
+  return await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const done = (): void => {
+      source.off('data', onData)
+      source.off('end', onEnd)
+      source.off('error', onError)
+      source.off('close', onClose)
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => {
+      done()
+      if (size !== length) reject(new BodyIncompleteError(size, length))
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+    }
+    const onError = (err: Error): void => { done(); reject(err) }
+    // Closed before its end (the caller hung up): incomplete.
+    const onClose = (): void => { done(); reject(new BodyIncompleteError(size, length)) }
+    if (source.destroyed) return reject(new BodyIncompleteError(0, length))
+    source.on('data', onData)
+    source.once('end', onEnd)
+    source.once('error', onError)
+    source.once('close', onClose)
+  })
 }
 
 /**
