@@ -1,6 +1,7 @@
 // The four calls of CIC's partner-mailbox REST API (see shared/CIC-API.md), over undici.
 // One method per call; no caching or retrying here (tokens.ts, folders.ts, mailbox.ts do that).
 import contentDisposition from 'content-disposition'
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { UploadBody } from './body.js'
 import { CicError, fromTransportError, parseRetryAfter, type CicOperation } from './errors.js'
@@ -132,34 +133,27 @@ export class CicClient {
 
   private async send (operation: CicOperation, baseUrl: string, req: Request, opts: CallOptions, expected: number): Promise<Buffer> {
     const headers = opts.requestId !== undefined ? { ...req.headers, 'x-request-id': opts.requestId } : req.headers
-    let res: Dispatcher.ResponseData
-    try {
-      res = await this.dispatcher.request({ origin: baseUrl, method: req.method, path: req.path, headers, body: req.body, signal: opts.signal })
-    } catch (err) {
-      throw fromTransportError(err, operation, opts.signal)
-    }
-    if (res.statusCode !== expected) {
-      // CIC's error body is never forwarded (it may echo what was sent); read a little for the log, drop the rest.
+    const answer = await exchange(this.dispatcher, { origin: baseUrl, method: req.method, path: req.path, headers, body: req.body }, opts.signal, expected, operation)
+    if (answer.error === undefined && answer.statusCode === expected) return answer.body
+    if (answer.statusCode === undefined) throw fromTransportError(answer.error, operation, opts.signal)
+    if (answer.statusCode !== expected) {
+      // CIC's error body is never forwarded (it may echo what was sent); a little was read for the log, the rest dropped.
       // It may also echo the password or token we sent: those are cut out before it is logged or shown.
-      const message = await readLimited(res.body, ERROR_BODY_LIMIT).then(cicMessage, () => undefined).then(m => scrub(m, sentSecrets(req)))
+      const message = scrub(answer.error === undefined ? cicMessage(answer.body) : undefined, sentSecrets(req))
       throw new CicError({
         kind: 'status',
         operation,
-        status: res.statusCode,
-        retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
-        message: `CIC answered ${res.statusCode} to ${operation}${message !== undefined ? `: ${message}` : ''}`,
+        status: answer.statusCode,
+        retryAfterSeconds: parseRetryAfter(answer.headers?.['retry-after']),
+        message: `CIC answered ${answer.statusCode} to ${operation}${message !== undefined ? `: ${message}` : ''}`,
         // A 401/429/503 means CIC refused before acting; other statuses are taken at face value too,
         // but only these are treated as safe to resend by the delivery layer.
-        notProcessed: res.statusCode === 401 || res.statusCode === 429 || res.statusCode === 503
+        notProcessed: answer.statusCode === 401 || answer.statusCode === 429 || answer.statusCode === 503
       })
     }
-    try {
-      return await readLimited(res.body, SUCCESS_BODY_LIMIT)
-    } catch (err) {
-      // Truncated or reset answer: for an upload, CIC may hold the file while we cannot confirm it.
-      const e = fromTransportError(err, operation, opts.signal)
-      throw new CicError({ kind: e.kind === 'aborted' ? 'aborted' : 'protocol', operation, status: res.statusCode, message: `CIC's ${res.statusCode} answer to ${operation} was cut short`, notProcessed: false, code: e.code, cause: err })
-    }
+    // Truncated or reset answer: for an upload, CIC may hold the file while we cannot confirm it.
+    const e = fromTransportError(answer.error, operation, opts.signal)
+    throw new CicError({ kind: e.kind === 'aborted' ? 'aborted' : 'protocol', operation, status: answer.statusCode, message: `CIC's ${answer.statusCode} answer to ${operation} was cut short`, notProcessed: false, code: e.code, cause: answer.error })
   }
 }
 
@@ -216,16 +210,64 @@ function cicMessage (raw: Buffer): string | undefined {
   }
 }
 
-async function readLimited (body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length
-    if (size > limit) {
-      body.destroy()
-      throw new CicError({ kind: 'protocol', operation: 'upload', message: `CIC answer exceeds ${limit} bytes`, notProcessed: false })
+interface Answer {
+  /** Undefined when the request failed before CIC's status line. */
+  statusCode?: number
+  headers?: IncomingHttpHeaders
+  body: Buffer
+  /** Set when the exchange failed (before or after the status line). */
+  error?: unknown
+}
+
+/**
+ * One request through undici's dispatch(), the answer collected into a Buffer: no response
+ * stream, no async iteration, no per-request abort bookkeeping beyond one listener (this
+ * runs for every upload; dispatcher.request() costs a readable stream and its machinery).
+ * The expected status may bring up to SUCCESS_BODY_LIMIT bytes, any other ERROR_BODY_LIMIT.
+ */
+async function exchange (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSignal | undefined, expected: number, operation: CicOperation): Promise<Answer> {
+  return await new Promise<Answer>(resolve => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let limit = ERROR_BODY_LIMIT
+    let statusCode: number | undefined
+    let headers: IncomingHttpHeaders | undefined
+    let controller: Dispatcher.DispatchController | undefined
+    let settled = false
+    const onAbort = (): void => { controller?.abort(signal?.reason ?? new Error('aborted')) }
+    const settle = (error?: unknown): void => {
+      if (settled) return
+      settled = true
+      signal?.removeEventListener('abort', onAbort)
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+      resolve(error === undefined ? { statusCode, headers, body } : { statusCode, headers, body, error })
     }
-    chunks.push(chunk as Buffer)
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart (c) {
+        controller = c
+        if (signal?.aborted === true) c.abort(signal.reason ?? new Error('aborted'))
+      },
+      onResponseStart (_c, status, responseHeaders) {
+        statusCode = status
+        headers = responseHeaders
+        if (status === expected) limit = SUCCESS_BODY_LIMIT
+      },
+      onResponseData (c, chunk) {
+        size += chunk.length
+        if (size > limit) {
+          c.abort(new CicError({ kind: 'protocol', operation, message: `CIC answer exceeds ${limit} bytes`, notProcessed: false }))
+          return
+        }
+        chunks.push(chunk)
+      },
+      onResponseEnd () { settle() },
+      onResponseError (_c, err) { settle(err) }
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      dispatcher.dispatch(options, handler)
+    } catch (err) {
+      settle(err)
+    }
+  })
 }
