@@ -98,6 +98,7 @@ export function renderMarkdown (r: BenchResults): string {
       if (w.bodyBytes >= MIB) row('', 'MB/s', pick(o => o.mbps), 0, true)
       row('', 'p50 latency (ms)', pick(o => o.p50), 0, true)
       row('', 'p99 latency (ms)', pick(o => o.p99), 0, true)
+      row('', 'relay CPU µs per request', pick(o => o.relayCpuUs ?? NaN), 0, false)
       const failed = present.filter(s => (m[s]?.failed ?? 0) > 0)
       if (failed.length > 0) row('', 'failed requests (all rounds)', pick(o => o.failed), 0, false)
     }
@@ -106,6 +107,8 @@ export function renderMarkdown (r: BenchResults): string {
       const pick = (f: (o: NonNullable<typeof m.direct>) => number | undefined): Partial<Record<Scenario, number | undefined>> => Object.fromEntries(present.flatMap(s => m[s] !== undefined ? [[s, f(m[s]!)]] : []))
       row(w.label, 'MB/s', pick(o => o.mbps), 0, true)
       row('', 'seconds', pick(o => o.wallMs / 1000), 2, false)
+      row('', 'relay CPU seconds per GiB', pick(o => o.relayCpuPerGiB), 2, false)
+      row('', 'upstream CPU seconds per GiB', pick(o => o.upstreamCpuPerGiB), 2, false)
       row('', 'peak RSS of the relay (MiB)', pick(o => o.peakRss === undefined ? undefined : o.peakRss / MIB), 0, false)
       row('', 'RSS before the upload (MiB)', pick(o => o.rssBefore === undefined ? undefined : o.rssBefore / MIB), 0, false)
       const incomplete = present.filter(s => m[s] !== undefined && m[s]!.ok !== m[s]!.concurrency)

@@ -48,6 +48,9 @@ export interface StreamOutcome extends StreamResult {
   rssBefore?: number | undefined
   maxRss?: number | undefined
   peakRss?: number | undefined
+  /** CPU seconds (user + system, all threads) per GiB relayed: the relay's and the upstream's. */
+  relayCpuPerGiB?: number | undefined
+  upstreamCpuPerGiB?: number | undefined
 }
 
 export interface ColdOutcome extends ColdResult {

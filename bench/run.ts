@@ -160,6 +160,8 @@ async function main (): Promise<void> {
         results.nginx = { available: true, note: `${ngx.nginx.version}, 1 worker, proxy_request_buffering off, upstream keepalive 64` }
       }
       const targets = [direct, gw.target, generic, ...(ngx !== undefined ? [ngx.target] : [])]
+      // JIT warm-up of every relay (and of the upstream) before anything is measured.
+      for (const target of targets) await runLoad<RateResult>({ kind: 'rate', url: target.url, headers: target.headers, bodyBytes: 1024, connections: 32, durationSec: WARMUP * 2, warmupSec: 0 })
       const rssWatch = watchMemory(gw.proc.pid)
       for (const workload of rateWorkloads) {
         const samples = new Map<Scenario, RateResult[]>(targets.map(t => [t.scenario, []]))
@@ -198,12 +200,16 @@ async function main (): Promise<void> {
         const before: Memory | undefined = target.pid !== undefined ? memory(target.pid) : undefined
         const watch = target.pid !== undefined ? watchMemory(target.pid, 100) : undefined
         const job: StreamJob = { kind: 'stream', url: target.url, headers: target.headers, sizeBytes: workload.bodyBytes, concurrency: workload.connections! }
+        const cpu0 = { relay: target.pid !== undefined ? cpuSeconds(target.pid) : undefined, upstream: cpuSeconds(upstream.pid) }
         const r = await runLoad<StreamResult>(job, 600_000)
         const mem = watch?.stop()
+        const gib = workload.bodyBytes * workload.connections / 2 ** 30
+        const relayCpuPerGiB = cpu0.relay !== undefined && target.pid !== undefined ? (cpuSeconds(target.pid)! - cpu0.relay) / gib : undefined
+        const upstreamCpuPerGiB = cpu0.upstream !== undefined ? (cpuSeconds(upstream.pid)! - cpu0.upstream) / gib : undefined
         await target.stop()
         const ok = r.uploads.filter(u => u.status === 201).length
-        outcome[scenario] = { ...r, ok, rssBefore: before?.rss, maxRss: mem?.maxRss, peakRss: mem?.hwm }
-        log(`${workload.id} ${scenario}: ${r.mbps.toFixed(0)} MB/s, ${ok}/${r.concurrency} created${mem !== undefined ? `, peak RSS ${(mem.hwm / 2 ** 20).toFixed(0)} MiB` : ''}`)
+        outcome[scenario] = { ...r, ok, rssBefore: before?.rss, maxRss: mem?.maxRss, peakRss: mem?.hwm, relayCpuPerGiB, upstreamCpuPerGiB }
+        log(`${workload.id} ${scenario}: ${r.mbps.toFixed(0)} MB/s, ${ok}/${r.concurrency} created${mem !== undefined ? `, peak RSS ${(mem.hwm / 2 ** 20).toFixed(0)} MiB` : ''}, CPU s/GiB: relay ${relayCpuPerGiB?.toFixed(2) ?? '-'}, upstream ${upstreamCpuPerGiB?.toFixed(2) ?? '-'}`)
       }
       results.stream[workload.id] = outcome
     }

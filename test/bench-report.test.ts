@@ -1,0 +1,68 @@
+// The benchmark's report code (bench/, run by `npm run bench`, never by the suite) still
+// builds and renders: a synthetic result becomes the markdown section and the SVG chart.
+// No timing is measured or asserted here.
+import t from 'tap'
+import { checkTargets, END, renderMarkdown, renderSvg, START, writeReport } from '../bench/report.js'
+import { WORKLOADS, type BenchResults } from '../bench/results.js'
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+function rate (rps: number): NonNullable<BenchResults['rate'][string]['direct']> {
+  const sample = { kind: 'rate' as const, connections: 32, bodyBytes: 1024, durationSec: 5, rps, ok: rps * 5, non2xx: 0, errors: 0, timeouts: 0, latencyMs: { p50: 2, p90: 3, p99: 9, mean: 2, max: 20 }, mbps: rps * 1024 / 1e6, loadCpuSec: 1, warmupRequests: 0 }
+  return { rps, p50: 2, p99: 9, mbps: sample.mbps, relayCpuUs: 100, loadCpuUs: 20, failed: 0, representative: sample, samples: [sample] }
+}
+
+function stream (mbps: number, peakRss?: number): NonNullable<BenchResults['stream'][string]['direct']> {
+  return { kind: 'stream', sizeBytes: 2 ** 30, concurrency: 1, wallMs: 1000, mbps, uploads: [{ status: 201, ms: 1000, bytesSent: 2 ** 30 }], ok: 1, peakRss, relayCpuPerGiB: 1.5 }
+}
+
+const results: BenchResults = {
+  startedAt: '2026-11-28T12:00:00.000Z',
+  finishedAt: '2026-11-28T12:05:00.000Z',
+  durationSec: 300,
+  machine: { node: 'v20.0.0', cpu: 'test cpu', cores: 2, memoryGiB: 8, loadavgAtStart: [0.1, 0.2, 0.3] },
+  commit: 'abc1234',
+  settings: { rounds: 3, durationSec: 5, warmupSec: 2 },
+  callerAuth: true,
+  nginx: { available: true, note: 'nginx/1.0' },
+  upstream: { kind: 'sink', simulatorCheck: { rps: 9000, p99: 10 } },
+  rate: {
+    'small-32': { direct: rate(20000), gateway: rate(12000), 'generic-proxy': rate(6000), nginx: rate(18000) },
+    'small-128': { direct: rate(20000), gateway: rate(9000), 'generic-proxy': rate(7000), nginx: rate(18000) }
+  },
+  stream: { 'large-1x1g': { direct: stream(1000), gateway: stream(850, 100 * 2 ** 20), 'generic-proxy': stream(700, 90 * 2 ** 20), nginx: stream(900, 6 * 2 ** 20) } },
+  cold: { kind: 'cold', concurrency: 100, statuses: { 201: 100 }, firstCreatedMs: 50, allDoneMs: 300, logins: 1, folderLookups: 2, uploads: 100 }
+}
+
+t.test('targets are checked against the ratios of one run', async t => {
+  const checks = checkTargets(results)
+  const byWhat = Object.fromEntries(checks.map(c => [c.what, c.holds]))
+  t.equal(byWhat['small-32: gateway / generic proxy req/s'], true)
+  t.equal(byWhat['small-32: gateway / direct req/s'], true)
+  t.equal(byWhat['small-128: gateway / generic proxy req/s'], false, '9000 / 7000 is under 1.5')
+  t.equal(byWhat['large-1x1g: gateway / direct MB/s (digest on)'], true)
+  t.equal(byWhat['large-1x1g: gateway peak RSS'], true)
+  t.equal(byWhat['cold-100: logins for 100 concurrent first requests'], true)
+})
+
+t.test('the report has a row for every measured workload, and the chart is SVG', async t => {
+  const md = renderMarkdown(results)
+  for (const w of WORKLOADS.filter(w => results.rate[w.id] !== undefined || results.stream[w.id] !== undefined)) t.match(md, w.label)
+  t.match(md, '| 0.60× | 2.00× |', 'gateway/direct and gateway/generic ratios')
+  const svg = renderSvg(results)
+  t.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+  t.match(svg, '</svg>')
+})
+
+t.test('the generated section replaces only what is between the markers', async t => {
+  const root = mkdtempSync(join(tmpdir(), 'bench-report-'))
+  mkdirSync(join(root, 'docs'))
+  writeFileSync(join(root, 'docs', 'benchmarks.md'), `# Benchmarks\n\nhand-written\n\n${START}\nold\n${END}\n\nafter\n`)
+  writeReport(results, root)
+  const page = readFileSync(join(root, 'docs', 'benchmarks.md'), 'utf8')
+  t.match(page, 'hand-written')
+  t.match(page, 'after')
+  t.notMatch(page, '\nold\n')
+  t.match(readFileSync(join(root, 'docs', 'benchmarks.svg'), 'utf8'), '<svg')
+})
