@@ -92,14 +92,18 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
   const tracker = opts.metrics?.documentStarted(mailbox)
   let result: DocumentResult = { status: 500, code: 'internal-error', delivered: 'unknown' }
 
-  const key = parseIdempotencyKey(request.headers['idempotency-key'])
-  // Per caller too: one caller cannot read another's receipt by guessing its key.
-  const scope = key === undefined ? undefined : `${request.caller?.name ?? ''}\u0000${mailbox}\u0000${key}`
-  const previous = scope === undefined ? undefined : opts.idempotency.get(scope)
+  let key: string | undefined
+  let scope: string | undefined
+  let previous: IdempotencyRecord | undefined
   let claimed = false
   let body: PreparedBody | undefined
   let filename: string | undefined
   try {
+    // Inside the try: a bad key must release the upload slot like any other refusal.
+    key = parseIdempotencyKey(request.headers['idempotency-key'])
+    // Per caller too: one caller cannot read another's receipt by guessing its key.
+    scope = key === undefined ? undefined : `${request.caller?.name ?? ''}\u0000${mailbox}\u0000${key}`
+    previous = scope === undefined ? undefined : opts.idempotency.get(scope)
     if (previous?.state === 'in-flight') {
       throw new ProblemError({ code: 'idempotency-key-in-use', status: 409, title: 'Request with this Idempotency-Key in progress', detail: 'a request with the same Idempotency-Key is still being delivered; retry after it finishes', retryAfterSeconds: 1 })
     }
