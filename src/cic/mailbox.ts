@@ -65,10 +65,6 @@ export class CicMailbox {
     return this.target.name
   }
 
-  get circuitState (): CircuitStateName {
-    return STATE_NAMES[this.breaker.state] ?? 'closed'
-  }
-
   /** Logs in and resolves the upload folder (from cache when possible). */
   async prepare (opts: CallOptions = {}): Promise<{ token: string, folderId: string }> {
     for (let attempt = 1; ; attempt++) {
