@@ -156,14 +156,9 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
     // Caller mistakes (filename, multipart shape) go to the error handler as problems.
     const failure = err instanceof ProblemError || isFastifyError(err) ? undefined : toDeliveryFailure(err, { replayable: body?.replayable ?? false })
     if (claimed && scope !== undefined) {
-      // Known not delivered: the key is free for a retry. Unknown: a retry must reconcile first.
-      if (failure?.delivered === 'unknown' && body?.sha256() !== undefined && filename !== undefined) {
-        opts.idempotency.set(scope, { state: 'unknown', sha256: body.sha256()!, filename })
-      } else if (previous === undefined) {
-        opts.idempotency.delete(scope)
-      } else {
-        opts.idempotency.set(scope, previous)
-      }
+      const sha256 = body?.sha256()
+      const unknown = failure?.delivered === 'unknown' && sha256 !== undefined && filename !== undefined ? { sha256, filename } : undefined
+      opts.idempotency.afterFailure(scope, previous, unknown)
     }
     if (failure === undefined) {
       const problem = problemFromError(err as FastifyError | ProblemError)

@@ -44,8 +44,14 @@ export class IdempotencyStore {
     this.records.set(scope, record)
   }
 
-  delete (scope: string): void {
-    this.records.delete(scope)
+  /**
+   * After a claimed attempt failed. Outcome unknown: remember it, so a resend reconciles
+   * first. Otherwise CIC does not hold it: free the key, or restore what it held before.
+   */
+  afterFailure (scope: string, previous: IdempotencyRecord | undefined, unknown: { sha256: Buffer, filename: string } | undefined): void {
+    if (unknown !== undefined) this.records.set(scope, { state: 'unknown', ...unknown })
+    else if (previous === undefined) this.records.delete(scope)
+    else this.records.set(scope, previous)
   }
 
   get size (): number {
