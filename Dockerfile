@@ -35,10 +35,14 @@ FROM node:24.21.0-bookworm-slim AS runtime
 # npm and corepack are not needed at run time: less to patch, less to exploit.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /root/.npm
+# MALLOC_ARENA_MAX: glibc gives each thread that frees memory its own arena, and V8 frees
+# the relayed read buffers from its background threads; two arenas keep that memory
+# reused instead of spread (peak RSS relaying large bodies, docs/benchmarks.md).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
-    SPOOL_DIR=/tmp/cic-gateway
+    SPOOL_DIR=/tmp/cic-gateway \
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Code and dependencies stay owned by root and read-only for the runtime user; the only
 # path the process writes is the spool directory under /tmp (an emptyDir in Kubernetes,

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { BENCH_PASSWORD, BENCH_USERNAME } from './credentials.js'
 import type { RateJob, RateResult } from './jobs.js'
-import { cpuSeconds, runLoad, start, tsNode, type Proc } from './lib.js'
+import { cpuSeconds, imageAllocatorEnv, runLoad, start, tsNode, type Proc } from './lib.js'
 
 function median (values: number[]): number {
   const s = [...values].sort((a, b) => a - b)
@@ -32,7 +32,7 @@ async function main (): Promise<void> {
         name: 'gateway',
         command: 'taskset',
         args: ['-c', '1', process.execPath, `${dir}/main.js`],
-        env: { NODE_ENV: 'production', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', CIC_BASE_URL: String(upstream.ready.url), CIC_USERNAME: BENCH_USERNAME, CIC_PASSWORD: BENCH_PASSWORD, GATEWAY_API_KEYS: 'bench-caller-key-0123456789abcdef', SHUTDOWN_DELAY_SECONDS: '0' },
+        env: { NODE_ENV: 'production', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', CIC_BASE_URL: String(upstream.ready.url), CIC_USERNAME: BENCH_USERNAME, CIC_PASSWORD: BENCH_PASSWORD, GATEWAY_API_KEYS: 'bench-caller-key-0123456789abcdef', SHUTDOWN_DELAY_SECONDS: '0', ...imageAllocatorEnv() },
         isReady: l => l.event === 'start'
       })
       procs.push(gw)

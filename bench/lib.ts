@@ -34,6 +34,15 @@ export interface StartOptions {
   timeoutMs?: number
 }
 
+/**
+ * The allocator setting of the image's runtime stage (Dockerfile), so the bench runs the
+ * gateway with the environment it ships with.
+ */
+export function imageAllocatorEnv (): Record<string, string> {
+  const arenas = /MALLOC_ARENA_MAX=(\d+)/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1]
+  return arenas === undefined ? {} : { MALLOC_ARENA_MAX: arenas }
+}
+
 /** Node with TypeScript loading (tsx), for the bench's own processes. */
 export function tsNode (file: string, nodeArgs: string[] = []): { command: string, args: string[] } {
   return { command: process.execPath, args: [...nodeArgs, '--import', 'tsx', `${BENCH}${file}`] }

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BENCH_PASSWORD, BENCH_USERNAME } from './credentials.js'
 import type { RateResult } from './jobs.js'
-import { BENCH, cpuSeconds, ROOT, runLoad, start, tsNode } from './lib.js'
+import { BENCH, cpuSeconds, imageAllocatorEnv, ROOT, runLoad, start, tsNode } from './lib.js'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number } }
 interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
@@ -52,7 +52,7 @@ async function main (): Promise<void> {
     // PROFILE_PIN=1: the gateway alone on CPU 1, everything else on CPU 0 (steadier figures).
     command: pin ? 'taskset' : process.execPath,
     args: [...(pin ? ['-c', '1', process.execPath] : []), ...(profiling ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), join(ROOT, 'dist/main.js')],
-    env: { NODE_ENV: 'production', LOG_LEVEL: process.env.PROFILE_LOG_LEVEL ?? 'info', HOST: '127.0.0.1', PORT: '0', CIC_BASE_URL: String(upstream.ready.url), CIC_USERNAME: BENCH_USERNAME, CIC_PASSWORD: BENCH_PASSWORD, GATEWAY_API_KEYS: 'bench-caller-key-0123456789abcdef', SHUTDOWN_DELAY_SECONDS: '0' },
+    env: { NODE_ENV: 'production', LOG_LEVEL: process.env.PROFILE_LOG_LEVEL ?? 'info', HOST: '127.0.0.1', PORT: '0', CIC_BASE_URL: String(upstream.ready.url), CIC_USERNAME: BENCH_USERNAME, CIC_PASSWORD: BENCH_PASSWORD, GATEWAY_API_KEYS: 'bench-caller-key-0123456789abcdef', SHUTDOWN_DELAY_SECONDS: '0', ...imageAllocatorEnv() },
     isReady: l => l.event === 'start'
     })
   } catch (err) {

@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_PASSWORD, BENCH_USERNAME } from './credentials.js'
 import type { ColdResult, RateJob, RateResult, StreamJob, StreamResult } from './jobs.js'
-import { BENCH, cpuSeconds, getJson, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
+import { BENCH, cpuSeconds, getJson, imageAllocatorEnv, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
 import { writeReport } from './report.js'
 import { SCENARIOS, WORKLOADS, type BenchResults, type ColdOutcome, type RateOutcome, type Scenario, type StreamOutcome } from './results.js'
@@ -71,7 +71,8 @@ async function startGateway (upstream: string, tmp: string, nodeArgs: string[] =
       CIC_PASSWORD: BENCH_PASSWORD,
       // Caller authentication (issue 4): the key the load generator presents.
       GATEWAY_API_KEYS: API_KEY,
-      SPOOL_DIR: join(tmp, 'spool')
+      SPOOL_DIR: join(tmp, 'spool'),
+      ...imageAllocatorEnv()
     },
     isReady: l => l.event === 'start'
   })

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream'
 import type { UploadBody } from '../cic/body.js'
+import { streamed } from './read-buffers.js'
 
 export class BodyTooLargeError extends Error {
   constructor (readonly limit: number) {
@@ -152,6 +153,7 @@ class HashingPassThrough extends Transform {
   override _transform (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.size += chunk.length
     this.hash.update(chunk)
+    streamed(chunk.length)
     if (this.expectedSha256 === undefined) return cb(null, chunk)
     const previous = this.held
     this.held = chunk
@@ -215,6 +217,7 @@ class SpillWriter extends Writable {
     this.size += chunk.length
     if (this.size > this.opts.maxBytes) return cb(new BodyTooLargeError(this.opts.maxBytes))
     this.hash.update(chunk)
+    streamed(chunk.length)
     if (this.file === undefined && this.size <= this.opts.memoryBytes) {
       this.chunks.push(chunk)
       return cb()
