@@ -1,7 +1,8 @@
 // The shape of bench/results/*.json, and the workloads and scenarios it covers.
 import type { ColdResult, RateResult, StreamResult } from './jobs.js'
 
-export const SCENARIOS = ['direct', 'gateway', 'generic-proxy', 'nginx'] as const
+// bare-node: bench/bare-relay.ts, the floor of any relay written in Node (no product features).
+export const SCENARIOS = ['direct', 'gateway', 'generic-proxy', 'bare-node', 'nginx'] as const
 export type Scenario = typeof SCENARIOS[number]
 
 export interface Workload {

@@ -1,5 +1,5 @@
-// npm run bench: the gateway measured side by side with a direct upload, a generic proxy
-// and nginx, on one upstream, in one run. Writes bench/results/<time>.json (and
+// npm run bench: the gateway measured side by side with a direct upload, a generic proxy,
+// a bare Node relay and nginx, on one upstream, in one run. Writes bench/results/<time>.json (and
 // latest.json), then docs/benchmarks.md and docs/benchmarks.svg (bench/report.ts).
 //
 // Every party is its own process: the upstream (bench/upstream.ts), the proxy under test,
@@ -92,6 +92,16 @@ async function startGeneric (upstream: string, uploadPath: string, token: string
   return { scenario: 'generic-proxy', url: `${String(proc.ready.url)}/documents`, headers: { 'content-disposition': FILENAME }, pid: proc.pid, stop: proc.stop }
 }
 
+async function startBare (upstream: string, uploadPath: string, token: string): Promise<Target> {
+  const proc = await start({
+    name: 'bare-node',
+    ...tsNode('bare-relay.ts'),
+    env: { NODE_ENV: 'production', BENCH_UPSTREAM_URL: upstream, BENCH_UPLOAD_PATH: uploadPath, BENCH_CIC_TOKEN: token, PORT: '0' },
+    isReady: l => l.event === 'listening'
+  })
+  return { scenario: 'bare-node', url: `${String(proc.ready.url)}/documents`, headers: { 'content-disposition': FILENAME }, pid: proc.pid, stop: proc.stop }
+}
+
 async function startNginxTarget (tmp: string, upstream: string, uploadPath: string, token: string): Promise<{ target: Target, nginx: Nginx } | undefined> {
   const nginx = await startNginx({ dir: join(tmp, `nginx-${Date.now()}`), upstream, uploadPath, token })
   if (nginx === undefined) return undefined
@@ -149,18 +159,20 @@ async function main (): Promise<void> {
 
     const rateWorkloads = WORKLOADS.filter(w => w.kind === 'rate' && wanted(w.id))
     if (rateWorkloads.length > 0) {
-      log('rate workloads: starting gateway, generic proxy, nginx')
+      log('rate workloads: starting gateway, generic proxy, bare Node relay, nginx')
       const gw = await startGateway(upstreamUrl, tmp)
       procs.push(gw.proc)
       results.callerAuth = gw.callerAuth
       const generic = await startGeneric(upstreamUrl, uploadPath, token)
       procs.push(generic)
+      const bare = await startBare(upstreamUrl, uploadPath, token)
+      procs.push(bare)
       const ngx = await startNginxTarget(tmp, upstreamUrl, uploadPath, token)
       if (ngx !== undefined) {
         procs.push(ngx.target)
         results.nginx = { available: true, note: `${ngx.nginx.version}, 1 worker, proxy_request_buffering off, upstream keepalive 64` }
       }
-      const targets = [direct, gw.target, generic, ...(ngx !== undefined ? [ngx.target] : [])]
+      const targets = [direct, gw.target, generic, bare, ...(ngx !== undefined ? [ngx.target] : [])]
       // JIT warm-up of every relay (and of the upstream) before anything is measured.
       for (const target of targets) await runLoad<RateResult>({ kind: 'rate', url: target.url, headers: target.headers, bodyBytes: 1024, connections: 32, durationSec: WARMUP * 2, warmupSec: 0 })
       const rssWatch = watchMemory(gw.proc.pid)
@@ -195,6 +207,7 @@ async function main (): Promise<void> {
         if (scenario === 'direct') target = direct
         else if (scenario === 'gateway') target = (await startGateway(upstreamUrl, tmp)).target
         else if (scenario === 'generic-proxy') target = await startGeneric(upstreamUrl, uploadPath, token)
+        else if (scenario === 'bare-node') target = await startBare(upstreamUrl, uploadPath, token)
         else target = (await startNginxTarget(tmp, upstreamUrl, uploadPath, token))?.target
         if (target === undefined) continue
         procs.push(target)

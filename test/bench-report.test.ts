@@ -28,10 +28,10 @@ const results: BenchResults = {
   nginx: { available: true, note: 'nginx/1.0' },
   upstream: { kind: 'sink', simulatorCheck: { rps: 9000, p99: 10 } },
   rate: {
-    'small-32': { direct: rate(20000), gateway: rate(12000), 'generic-proxy': rate(6000), nginx: rate(18000) },
+    'small-32': { direct: rate(20000), gateway: rate(12000), 'generic-proxy': rate(6000), 'bare-node': rate(15000), nginx: rate(18000) },
     'small-128': { direct: rate(20000), gateway: rate(9000), 'generic-proxy': rate(7000), nginx: rate(18000) }
   },
-  stream: { 'large-1x1g': { direct: stream(1000), gateway: stream(850, 100 * 2 ** 20), 'generic-proxy': stream(700, 90 * 2 ** 20), nginx: stream(900, 6 * 2 ** 20) } },
+  stream: { 'large-1x1g': { direct: stream(1000), gateway: stream(850, 100 * 2 ** 20), 'generic-proxy': stream(700, 90 * 2 ** 20), 'bare-node': stream(750, 60 * 2 ** 20), nginx: stream(900, 6 * 2 ** 20) } },
   cold: { kind: 'cold', concurrency: 100, statuses: { 201: 100 }, firstCreatedMs: 50, allDoneMs: 300, logins: 1, folderLookups: 2, uploads: 100 }
 }
 
@@ -44,6 +44,18 @@ t.test('targets are checked against the ratios of one run', async t => {
   t.equal(byWhat['large-1x1g: gateway / direct MB/s (digest on)'], true)
   t.equal(byWhat['large-1x1g: gateway peak RSS'], true)
   t.equal(byWhat['cold-100: logins for 100 concurrent first requests'], true)
+})
+
+t.test('each target also shows what the bare Node relay reaches in the gateway\'s place', async t => {
+  const bare = Object.fromEntries(checkTargets(results).map(c => [c.what, c.bareNode]))
+  t.equal(bare['small-32: gateway / generic proxy req/s'], '2.50×', '15000 / 6000')
+  t.equal(bare['small-32: gateway / direct req/s'], '0.75×', '15000 / 20000')
+  t.equal(bare['small-128: gateway / direct req/s'], '–', 'not measured there')
+  t.equal(bare['large-1x1g: gateway / direct MB/s (digest on)'], '0.75× (no digest)')
+  t.equal(bare['large-1x1g: gateway peak RSS'], '60 MiB')
+  const md = renderMarkdown(results)
+  t.match(md, '| small-32: gateway / generic proxy req/s | ≥ 1.5× | 2.00× | yes | 2.50× |')
+  t.match(md, /\| workload \| figure \| direct \| gateway \| generic proxy \| bare Node relay \| nginx \|/)
 })
 
 t.test('the report has a row for every measured workload, and the chart is SVG', async t => {
