@@ -1,7 +1,7 @@
 // Process plumbing for the benchmark: every party (upstream, proxy under test, load
 // generator) runs as its own process; this module starts them, reads their memory from
 // /proc, and stops them by pid.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,6 +41,20 @@ export interface StartOptions {
 export function imageAllocatorEnv (): Record<string, string> {
   const arenas = /MALLOC_ARENA_MAX=(\d+)/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1]
   return arenas === undefined ? {} : { MALLOC_ARENA_MAX: arenas }
+}
+
+let relaysBuilt = false
+
+/**
+ * The reference relays (bare-relay.ts, generic-proxy.ts) compiled to JavaScript and run by
+ * plain node, like the gateway's dist/: no TypeScript loader thread in their memory figures.
+ */
+export function compiledNode (file: string): { command: string, args: string[] } {
+  if (!relaysBuilt) {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.bench-relays.json')], { stdio: 'inherit' })
+    relaysBuilt = true
+  }
+  return { command: process.execPath, args: [join(BENCH, '.build', file.replace(/\.ts$/, '.js'))] }
 }
 
 /** Node with TypeScript loading (tsx), for the bench's own processes. */

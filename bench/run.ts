@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_PASSWORD, BENCH_USERNAME } from './credentials.js'
 import type { ColdResult, RateJob, RateResult, StreamJob, StreamResult } from './jobs.js'
-import { BENCH, cpuSeconds, getJson, imageAllocatorEnv, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
+import { BENCH, compiledNode, cpuSeconds, getJson, imageAllocatorEnv, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
 import { writeReport } from './report.js'
 import { SCENARIOS, WORKLOADS, type BenchResults, type ColdOutcome, type RateOutcome, type Scenario, type StreamOutcome } from './results.js'
@@ -85,7 +85,7 @@ async function startGateway (upstream: string, tmp: string, nodeArgs: string[] =
 async function startGeneric (upstream: string, uploadPath: string, token: string): Promise<Target> {
   const proc = await start({
     name: 'generic-proxy',
-    ...tsNode('generic-proxy.ts'),
+    ...compiledNode('generic-proxy.ts'),
     env: { NODE_ENV: 'production', BENCH_UPSTREAM_URL: upstream, BENCH_UPLOAD_PATH: uploadPath, BENCH_CIC_TOKEN: token, PORT: '0' },
     isReady: l => l.event === 'listening'
   })
@@ -95,7 +95,7 @@ async function startGeneric (upstream: string, uploadPath: string, token: string
 async function startBare (upstream: string, uploadPath: string, token: string): Promise<Target> {
   const proc = await start({
     name: 'bare-node',
-    ...tsNode('bare-relay.ts'),
+    ...compiledNode('bare-relay.ts'),
     env: { NODE_ENV: 'production', BENCH_UPSTREAM_URL: upstream, BENCH_UPLOAD_PATH: uploadPath, BENCH_CIC_TOKEN: token, PORT: '0' },
     isReady: l => l.event === 'listening'
   })

@@ -46,6 +46,20 @@ t.test('targets are checked against the ratios of one run', async t => {
   t.equal(byWhat['cold-100: logins for 100 concurrent first requests'], true)
 })
 
+t.test('rate ratios pair the rounds: a slow round slows both sides of the ratio', async t => {
+  const { rateRatio } = await import('../bench/report.js')
+  const rounds = (...rps: number[]): NonNullable<BenchResults['rate'][string]['direct']> => {
+    const r = rate(rps[0]!)
+    return { ...r, samples: rps.map(v => ({ ...r.representative, rps: v })) }
+  }
+  // Per round the gateway does 0.2, 0.5 and 0.5 of direct: the median of those is 0.5;
+  // the ratio of the two medians (6000 / 20000) would mix rounds and say 0.3.
+  const direct = rounds(30000, 10000, 20000)
+  const gateway = rounds(6000, 5000, 10000)
+  t.equal(rateRatio(gateway, direct), 0.5)
+  t.equal(rateRatio(gateway, { ...direct, samples: [] }), 10000 / 20000, 'without rounds: the ratio of the medians')
+})
+
 t.test('each target also shows what the bare Node relay reaches in the gateway\'s place', async t => {
   const bare = Object.fromEntries(checkTargets(results).map(c => [c.what, c.bareNode]))
   t.equal(bare['small-32: gateway / generic proxy req/s'], '2.50×', '15000 / 6000')
