@@ -67,3 +67,23 @@ t.test('with stdout a terminal the lines are pretty-printed', { skip: existsSync
   kill('SIGTERM')
   await exited
 })
+
+t.test('stdout is written in batches, yet a lone delivery line is out within a moment, and every line is out at exit', async t => {
+  const child = spawn(process.execPath, [MAIN], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = once(child, 'exit')
+  const address = (await waitFor(() => out, /"event":"start","address":"(http:[^"]+)"/))[1]!
+  t.equal((await postDocument(address, 'lone.edi', 'ISA~')).status, 201)
+  // One line is far below the 4 KiB batch: only the flush timer writes it.
+  const sent = Date.now()
+  await waitFor(() => out, /"event":"document.delivered"[^\n]*"filename":"lone.edi"/, 3000)
+  t.ok(Date.now() - sent < 3000, `delivery line on stdout after ${Date.now() - sent} ms`)
+  // Lines logged just before exit are flushed on the way out, not lost with the buffer.
+  for (let i = 0; i < 3; i++) t.equal((await postDocument(address, `last-${i}.edi`, 'ISA~')).status, 201)
+  child.kill('SIGTERM')
+  await exited
+  for (let i = 0; i < 3; i++) t.match(out, new RegExp(`"event":"document.delivered"[^\\n]*"filename":"last-${i}.edi"`), `last-${i}.edi logged`)
+  t.match(out, /"phase":"done"/, 'shutdown complete logged')
+})
