@@ -1,6 +1,6 @@
 // The process's own stdout: JSON lines when it is a pipe (containers, log shippers),
 // pretty-printed only when it is a terminal.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import t from 'tap'
@@ -20,19 +20,26 @@ async function waitFor (read: () => string, pattern: RegExp, ms = 20_000): Promi
   }
 }
 
-t.test('with stdout a pipe every line is JSON: start-up, login, folder resolution, delivery and shutdown', async t => {
+/** The built gateway (demo mode) with stdout a pipe; resolves once it listens. */
+async function startWithPipe (t: { teardown: (fn: () => void) => void }): Promise<{ child: ChildProcess, output: () => string, exited: Promise<[number | null, string | null]>, address: string }> {
   const child = spawn(process.execPath, [MAIN], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { child.kill('SIGKILL') })
   let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  const exited = once(child, 'exit')
-  const address = (await waitFor(() => out, /"event":"start","address":"(http:[^"]+)"/))[1]!
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>
+  const output = (): string => out
+  const address = (await waitFor(output, /"event":"start","address":"(http:[^"]+)"/))[1]!
+  return { child, output, exited, address }
+}
+
+t.test('with stdout a pipe every line is JSON: start-up, login, folder resolution, delivery and shutdown', async t => {
+  const { child, output, exited, address } = await startWithPipe(t)
   const res = await postDocument(address, 'po.edi', 'ISA~', { 'x-request-id': 'log-test-1' })
   t.equal(res.status, 201)
   child.kill('SIGTERM')
   t.equal((await exited)[0], 0)
 
-  const raw = out.split('\n').filter(l => l !== '')
+  const raw = output().split('\n').filter(l => l !== '')
   const lines = raw.map(l => { try { return JSON.parse(l) as Record<string, unknown> } catch { return undefined } })
   t.equal(lines.filter(l => l === undefined).length, 0, 'no line is anything but JSON')
   for (const l of lines) {
@@ -69,21 +76,16 @@ t.test('with stdout a terminal the lines are pretty-printed', { skip: existsSync
 })
 
 t.test('stdout is written in batches, yet a lone delivery line is out within a moment, and every line is out at exit', async t => {
-  const child = spawn(process.execPath, [MAIN], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { child.kill('SIGKILL') })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  const exited = once(child, 'exit')
-  const address = (await waitFor(() => out, /"event":"start","address":"(http:[^"]+)"/))[1]!
+  const { child, output, exited, address } = await startWithPipe(t)
   t.equal((await postDocument(address, 'lone.edi', 'ISA~')).status, 201)
   // One line is far below the 4 KiB batch: only the flush timer writes it.
   const sent = Date.now()
-  await waitFor(() => out, /"event":"document.delivered"[^\n]*"filename":"lone.edi"/, 3000)
+  await waitFor(output, /"event":"document.delivered"[^\n]*"filename":"lone.edi"/, 3000)
   t.ok(Date.now() - sent < 3000, `delivery line on stdout after ${Date.now() - sent} ms`)
   // Lines logged just before exit are flushed on the way out, not lost with the buffer.
   for (let i = 0; i < 3; i++) t.equal((await postDocument(address, `last-${i}.edi`, 'ISA~')).status, 201)
   child.kill('SIGTERM')
   await exited
-  for (let i = 0; i < 3; i++) t.match(out, new RegExp(`"event":"document.delivered"[^\\n]*"filename":"last-${i}.edi"`), `last-${i}.edi logged`)
-  t.match(out, /"phase":"done"/, 'shutdown complete logged')
+  for (let i = 0; i < 3; i++) t.match(output(), new RegExp(`"event":"document.delivered"[^\\n]*"filename":"last-${i}.edi"`), `last-${i}.edi logged`)
+  t.match(output(), /"phase":"done"/, 'shutdown complete logged')
 })
