@@ -78,10 +78,10 @@ t.test('with stdout a terminal the lines are pretty-printed', { skip: existsSync
 t.test('stdout is written in batches, yet a lone delivery line is out within a moment, and every line is out at exit', async t => {
   const { child, output, exited, address } = await startWithPipe(t)
   t.equal((await postDocument(address, 'lone.edi', 'ISA~')).status, 201)
-  // One line is far below the 4 KiB batch: only the flush timer writes it.
-  const sent = Date.now()
-  await waitFor(output, /"event":"document.delivered"[^\n]*"filename":"lone.edi"/, 3000)
-  t.ok(Date.now() - sent < 3000, `delivery line on stdout after ${Date.now() - sent} ms`)
+  // One line is far below the 4 KiB batch: only the flush timer writes it (no more
+  // traffic follows; without the timer it would wait in the buffer until exit).
+  await waitFor(output, /"event":"document.delivered"[^\n]*"filename":"lone.edi"/)
+  t.pass('the lone delivery line reached stdout while the gateway kept running')
   // Lines logged just before exit are flushed on the way out, not lost with the buffer.
   for (let i = 0; i < 3; i++) t.equal((await postDocument(address, `last-${i}.edi`, 'ISA~')).status, 201)
   child.kill('SIGTERM')
