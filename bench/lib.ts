@@ -39,9 +39,14 @@ export interface StartOptions {
  * gateway with the environment it ships with.
  */
 export function imageAllocatorEnv (): Record<string, string> {
-  const arenas = /MALLOC_ARENA_MAX=(\d+)/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1]
-  return arenas === undefined ? {} : { MALLOC_ARENA_MAX: arenas }
+  if (allocatorEnv === undefined) {
+    const arenas = /MALLOC_ARENA_MAX=(\d+)/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1]
+    allocatorEnv = arenas === undefined ? {} : { MALLOC_ARENA_MAX: arenas }
+  }
+  return allocatorEnv
 }
+
+let allocatorEnv: Record<string, string> | undefined
 
 let relaysBuilt = false
 

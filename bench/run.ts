@@ -82,24 +82,18 @@ async function startGateway (upstream: string, tmp: string, nodeArgs: string[] =
   return { proc, callerAuth: probe.status === 401, target: { scenario: 'gateway', url: `${url}/documents`, headers: { authorization: `Bearer ${API_KEY}`, 'content-disposition': FILENAME }, pid: proc.pid, stop: proc.stop } }
 }
 
-async function startGeneric (upstream: string, uploadPath: string, token: string): Promise<Target> {
+/**
+ * A reference relay (generic-proxy.ts or bare-relay.ts), compiled, with the token and the
+ * upload path it injects.
+ */
+async function startReference (scenario: 'generic-proxy' | 'bare-node', upstream: string, uploadPath: string, token: string): Promise<Target> {
   const proc = await start({
-    name: 'generic-proxy',
-    ...compiledNode('generic-proxy.ts'),
+    name: scenario,
+    ...compiledNode(scenario === 'generic-proxy' ? 'generic-proxy.ts' : 'bare-relay.ts'),
     env: { NODE_ENV: 'production', BENCH_UPSTREAM_URL: upstream, BENCH_UPLOAD_PATH: uploadPath, BENCH_CIC_TOKEN: token, PORT: '0' },
     isReady: l => l.event === 'listening'
   })
-  return { scenario: 'generic-proxy', url: `${String(proc.ready.url)}/documents`, headers: { 'content-disposition': FILENAME }, pid: proc.pid, stop: proc.stop }
-}
-
-async function startBare (upstream: string, uploadPath: string, token: string): Promise<Target> {
-  const proc = await start({
-    name: 'bare-node',
-    ...compiledNode('bare-relay.ts'),
-    env: { NODE_ENV: 'production', BENCH_UPSTREAM_URL: upstream, BENCH_UPLOAD_PATH: uploadPath, BENCH_CIC_TOKEN: token, PORT: '0' },
-    isReady: l => l.event === 'listening'
-  })
-  return { scenario: 'bare-node', url: `${String(proc.ready.url)}/documents`, headers: { 'content-disposition': FILENAME }, pid: proc.pid, stop: proc.stop }
+  return { scenario, url: `${String(proc.ready.url)}/documents`, headers: { 'content-disposition': FILENAME }, pid: proc.pid, stop: proc.stop }
 }
 
 async function startNginxTarget (tmp: string, upstream: string, uploadPath: string, token: string): Promise<{ target: Target, nginx: Nginx } | undefined> {
@@ -163,9 +157,9 @@ async function main (): Promise<void> {
       const gw = await startGateway(upstreamUrl, tmp)
       procs.push(gw.proc)
       results.callerAuth = gw.callerAuth
-      const generic = await startGeneric(upstreamUrl, uploadPath, token)
+      const generic = await startReference('generic-proxy', upstreamUrl, uploadPath, token)
       procs.push(generic)
-      const bare = await startBare(upstreamUrl, uploadPath, token)
+      const bare = await startReference('bare-node', upstreamUrl, uploadPath, token)
       procs.push(bare)
       const ngx = await startNginxTarget(tmp, upstreamUrl, uploadPath, token)
       if (ngx !== undefined) {
@@ -206,8 +200,7 @@ async function main (): Promise<void> {
         let target: Target | undefined
         if (scenario === 'direct') target = direct
         else if (scenario === 'gateway') target = (await startGateway(upstreamUrl, tmp)).target
-        else if (scenario === 'generic-proxy') target = await startGeneric(upstreamUrl, uploadPath, token)
-        else if (scenario === 'bare-node') target = await startBare(upstreamUrl, uploadPath, token)
+        else if (scenario === 'generic-proxy' || scenario === 'bare-node') target = await startReference(scenario, upstreamUrl, uploadPath, token)
         else target = (await startNginxTarget(tmp, upstreamUrl, uploadPath, token))?.target
         if (target === undefined) continue
         procs.push(target)

@@ -43,7 +43,7 @@ export function createLogger (level: string, destination?: DestinationStream): L
 }
 
 /** How long a log line may wait in the buffer before it is written. */
-export const LOG_FLUSH_MS = 200
+const LOG_FLUSH_MS = 200
 
 /**
  * stdout written in batches of up to 4 KiB instead of one write(2) per line: at thousands

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm'
 
 export const RELEASE_EVERY_BYTES = 8 * 1024 * 1024
 
-type Collect = (options: { type: 'minor' | 'major' }) => void
+type Collect = (options: { type: 'minor' }) => void
 
 /** V8's gc(), reachable without starting Node with --expose-gc (the flag applies to new contexts). */
 function minorCollector (): Collect | undefined {
