@@ -98,7 +98,7 @@ export interface Config {
   server: ServerLimits
   /** @fastify/under-pressure thresholds; 0 disables one. */
   pressure: { maxEventLoopDelayMs: number, maxHeapUsedBytes: number }
-  idempotency: { ttlMs: number, maxKeys: number }
+  idempotency: { ttlMs: number, maxKeys: number, maxBytes: number }
 }
 
 export interface ServerLimits {
@@ -157,6 +157,7 @@ const schema = {
     MAX_HEAP_USED_BYTES: { type: 'integer', minimum: 0, default: 0 },
     IDEMPOTENCY_TTL_SECONDS: { type: 'integer', minimum: 1, default: 86400 },
     IDEMPOTENCY_MAX_KEYS: { type: 'integer', minimum: 1, default: 100000 },
+    IDEMPOTENCY_MAX_BYTES: { type: 'integer', minimum: 65536, default: 268435456 },
     GATEWAY_CONFIG_FILE: { type: 'string', minLength: 1 },
     GATEWAY_AUTH: { type: 'string', enum: ['api-key', 'none'] },
     CIC_CA_FILE: { type: 'string', minLength: 1 },
@@ -198,6 +199,7 @@ interface EnvValues {
   MAX_HEAP_USED_BYTES: number
   IDEMPOTENCY_TTL_SECONDS: number
   IDEMPOTENCY_MAX_KEYS: number
+  IDEMPOTENCY_MAX_BYTES: number
   GATEWAY_CONFIG_FILE?: string
   GATEWAY_AUTH?: 'api-key' | 'none'
   CIC_CA_FILE?: string
@@ -334,7 +336,7 @@ export function loadConfig (env: Env = process.env): Config {
       keepAliveTimeoutMs: values.SERVER_KEEP_ALIVE_TIMEOUT_SECONDS * 1000
     },
     pressure: { maxEventLoopDelayMs: values.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: values.MAX_HEAP_USED_BYTES },
-    idempotency: { ttlMs: values.IDEMPOTENCY_TTL_SECONDS * 1000, maxKeys: values.IDEMPOTENCY_MAX_KEYS }
+    idempotency: { ttlMs: values.IDEMPOTENCY_TTL_SECONDS * 1000, maxKeys: values.IDEMPOTENCY_MAX_KEYS, maxBytes: values.IDEMPOTENCY_MAX_BYTES }
   }
 }
 
