@@ -33,6 +33,14 @@ function sign (secret: Buffer, data: string): Buffer {
 export class TokenIssuer {
   #secret = randomBytes(32)
   #retired: Buffer[] = []
+  /** The jti of each user's latest token, for the single-session mode (one entry per account). */
+  #latest = new Map<string, string>()
+  readonly #singleSession: () => boolean
+
+  /** `singleSession` is read on every check, so the setting can change while running. */
+  constructor (singleSession: () => boolean = () => false) {
+    this.#singleSession = singleSession
+  }
 
   /** `exp = iat + lifetimeSeconds`, both in whole seconds as JWT NumericDate. */
   issue (userId: string, lifetimeSeconds: number, nowMs = Date.now()): string {
@@ -47,6 +55,7 @@ export class TokenIssuer {
       AccessType: 'DEFAULT',
       jti: randomUUID()
     }
+    this.#latest.set(userId, claims.jti)
     const data = `${HEADER}.${base64url(JSON.stringify(claims))}`
     return `${data}.${sign(this.#secret, data).toString('base64url')}`
   }
@@ -77,6 +86,10 @@ export class TokenIssuer {
       return { ok: false, message: 'Invalid token' }
     }
     if (nowMs >= (claims.exp + 1) * 1000) return { ok: false, message: 'Token has expired' }
+    // A later login of the same user ended this token's session.
+    if (this.#singleSession() && this.#latest.get(claims.sub) !== claims.jti) {
+      return { ok: false, message: 'Token has been revoked' }
+    }
     return { ok: true, claims }
   }
 

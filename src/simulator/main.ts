@@ -37,6 +37,8 @@ function optionsFromEnv (env: Env): SimulatorOptions {
     // Standalone runs are long-lived: keep hashes, not bodies, unless asked.
     keepBodies: boolean(env, 'SIMULATOR_KEEP_BODIES') ?? false
   }
+  const singleSession = boolean(env, 'SIMULATOR_SINGLE_SESSION')
+  if (singleSession !== undefined) options.singleSession = singleSession
   const lifetime = integer(env, 'SIMULATOR_TOKEN_LIFETIME_SECONDS', 1)
   if (lifetime !== undefined) options.tokenLifetimeSeconds = lifetime
   const pageSize = integer(env, 'SIMULATOR_PAGE_SIZE', 1)

@@ -63,6 +63,12 @@ export interface SimulatorSettings {
   chunkedUploads: ChunkedUploads
   keepBodies: boolean
   randomFaults: RandomFaults | undefined
+  /**
+   * One session per user: a login revokes the user's earlier tokens (they get 401 "Token has been
+   * revoked"), as CIC might do (CIC-API.md lists it as unknown). While on, only the token of each
+   * user's latest login is accepted, whether it was issued before the mode was turned on or after.
+   */
+  singleSession: boolean
 }
 
 export interface SimulatorOptions extends Partial<SimulatorSettings> {
@@ -81,7 +87,8 @@ export const DEFAULT_SETTINGS: Readonly<SimulatorSettings> = Object.freeze({
   allowedExtensions: undefined,
   chunkedUploads: 'reject',
   keepBodies: true,
-  randomFaults: undefined
+  randomFaults: undefined,
+  singleSession: false
 })
 
 const SETTING_NAMES = Object.keys(DEFAULT_SETTINGS) as (keyof SimulatorSettings)[]
@@ -134,6 +141,7 @@ export function checkSetting<K extends keyof SimulatorSettings> (name: K, value:
       if (value !== 'reject' && value !== 'accept') throw optionError(name, "'reject' or 'accept'")
       break
     case 'keepBodies':
+    case 'singleSession':
       if (typeof value !== 'boolean') throw optionError(name, 'a boolean')
       break
     case 'randomFaults': {

@@ -134,7 +134,7 @@ class CicSimulator implements Simulator {
     this.#ctx = {
       settings,
       store: new Store(options.accounts ?? [{ username: DEMO_USERNAME, password: DEMO_PASSWORD }]),
-      tokens: new TokenIssuer(),
+      tokens: new TokenIssuer(() => settings.singleSession),
       faults: new Faults(settings.randomFaults),
       signal: this.#abort.signal
     }
