@@ -16,7 +16,7 @@ import type { IdempotencyStore } from './http/idempotency.js'
 import { metricsRoutes } from './http/metrics.js'
 import { trackRoutes } from './http/methods.js'
 import { registerOpenApi } from './http/openapi.js'
-import { registerProblemHandlers, sendProblem } from './http/problems.js'
+import { frameworkErrorHandler, registerProblemHandlers, sendProblem } from './http/problems.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Metrics } from './metrics.js'
 import { scalarLineLogger } from './logger.js'
@@ -61,7 +61,9 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     // Node checks headersTimeout/requestTimeout on this interval (30 s by default).
     // maxHeaderSize: a request line and headers beyond it are refused with 431 before any route runs.
     http: { headersTimeout: config.server.headersTimeoutMs, connectionsCheckingInterval: Math.min(5000, Math.max(250, config.server.headersTimeoutMs / 2)), maxHeaderSize: config.maxHeaderBytes },
-    clientErrorHandler
+    clientErrorHandler,
+    // Router errors (bad percent-encoding, an over-long path parameter) as problem+json, quoting nothing.
+    frameworkErrors: frameworkErrorHandler
   })
   app.server.maxConnections = config.server.maxConnections
 

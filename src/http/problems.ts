@@ -59,7 +59,17 @@ const FASTIFY_CODES: Record<string, Problem> = {
   FST_FIELDS_LIMIT: { code: 'multipart-too-many-fields', status: 400, title: 'Too many multipart fields', detail: 'the multipart request has too many fields', delivered: 'no' },
   FST_INVALID_MULTIPART_CONTENT_TYPE: { code: 'multipart-invalid', status: 400, title: 'Invalid multipart request', detail: 'the request is not multipart/form-data', delivered: 'no' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported-media-type', status: 415, title: 'Unsupported media type', detail: 'this route does not accept the request\'s Content-Type', delivered: 'no' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'the request body is empty', delivered: 'no' }
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'the request body is empty', delivered: 'no' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'the request body is not valid JSON', delivered: 'no' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'the request body does not match its Content-Length', delivered: 'no' },
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'this request method needs a Content-Type', delivered: 'no' },
+  FST_ERR_ROUTE_MISSING_CONTENT: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'this request method needs a body', delivered: 'no' },
+  FST_ERR_NOT_FOUND: { code: 'not-found', status: 404, title: 'Not found', detail: 'no route for this method on this path', delivered: 'no' },
+  FST_ERR_HANDLER_TIMEOUT: { code: 'handler-timeout', status: 503, title: 'Request took too long', detail: 'the gateway did not finish the request in time', delivered: 'unknown' },
+  // Raised by the router before any route or hook runs (frameworkErrors below); Fastify's own answers quote the path.
+  FST_ERR_BAD_URL: { code: 'bad-url', status: 400, title: 'Malformed URL', detail: 'the request path is not valid percent-encoding', delivered: 'no' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'uri-too-long', status: 414, title: 'URI too long', detail: 'a path segment is longer than the gateway accepts (100 characters)', delivered: 'no' },
+  FST_ERR_ASYNC_CONSTRAINT: { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed to route the request', delivered: 'no' }
 }
 
 /** The problem the error handler answers for an error thrown by a handler or by Fastify. */
@@ -76,6 +86,20 @@ export function problemFromError (error: FastifyError | ProblemError): Problem {
     return { code: 'bad-request', status, title: 'Bad request', detail: 'the request cannot be processed as sent', delivered: 'no' }
   }
   return { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly', delivered: 'unknown' }
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the errors the router raises before a route (and so
+ * before any hook or error handler) is chosen: FST_ERR_BAD_URL, FST_ERR_MAX_PARAM_LENGTH,
+ * FST_ERR_ASYNC_CONSTRAINT. Fastify's default answers are plain JSON quoting the path.
+ */
+export function frameworkErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // No hook runs for these requests: the request id and the close of an unread body are set here.
+  void reply.header('x-request-id', request.id)
+  if (!request.raw.complete) void reply.header('connection', 'close')
+  // The code only: Fastify's message quotes the path.
+  request.log.info({ err: { code: error.code } }, 'request refused by the router')
+  sendProblem(reply, problemFromError(error))
 }
 
 export function registerProblemHandlers (app: FastifyInstance, routes?: RouteTable): void {
