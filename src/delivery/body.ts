@@ -3,7 +3,8 @@
 //  - known length, large:  streamed straight through with backpressure (not replayable);
 //  - unknown length (chunked, multipart part): spooled, in memory up to a small cap and
 //    then to a temporary file, so it can be sent with Content-Length (CIC may not accept
-//    chunked uploads) and replayed. The file is removed by cleanup() in every outcome.
+//    chunked uploads) and replayed. The file is removed by cleanup() in every outcome,
+//    or by the spooling itself when it fails or the caller hangs up.
 import { createHash, randomUUID, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises'
@@ -198,14 +199,28 @@ function streamThrough (source: Readable, length: number, opts: BodyOptions): Pr
   }
 }
 
-/** Keeps bytes in memory up to memoryBytes, then moves them to a spool file. */
+/**
+ * Keeps bytes in memory up to memoryBytes, then moves them to a spool file.
+ *
+ * The writer owns its file from the moment it is opened until release(): it adds to
+ * Spool.bytesInUse only what a write has actually put on disk, and release() (run by
+ * _destroy and by the body's cleanup, at most once) waits for any open or write still in
+ * flight, closes the file, unlinks it and takes back exactly what was added. So a caller
+ * hanging up at any byte, even while the file is being opened, leaves neither a file nor
+ * a count behind.
+ */
 class SpillWriter extends Writable {
   chunks: Buffer[] = []
   size = 0
-  /** Bytes written to the spool file (counted in Spool.bytesInUse until cleanup). */
+  /** Bytes written to the spool file and counted in Spool.bytesInUse (until release). */
   fileBytes = 0
   path: string | undefined
   private file: FileHandle | undefined
+  /** The file exists on disk (open resolved) and has not been unlinked yet. */
+  private created = false
+  /** The open, write or close in flight: release() waits for it. */
+  private pending: Promise<unknown> = Promise.resolve()
+  private releasing: Promise<void> | undefined
   private readonly hash = createHash('sha256')
   digest: Buffer | undefined
 
@@ -218,37 +233,40 @@ class SpillWriter extends Writable {
     if (this.size > this.opts.maxBytes) return cb(new BodyTooLargeError(this.opts.maxBytes))
     this.hash.update(chunk)
     streamed(chunk.length)
-    if (this.file === undefined && this.size <= this.opts.memoryBytes) {
+    if (this.path === undefined && this.size <= this.opts.memoryBytes) {
       this.chunks.push(chunk)
       return cb()
     }
-    this.spill(chunk).then(() => cb(), (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))))
+    const op = this.spill(chunk)
+    this.pending = op.catch(() => {})
+    op.then(() => cb(), (err: unknown) => cb(new SpoolError(err)))
   }
 
   private async spill (chunk: Buffer): Promise<void> {
-    try {
-      if (this.file === undefined) {
-        this.path = this.opts.spool.newPath()
-        const file = await open(this.path, 'wx', 0o600)
-        // Destroyed (caller aborted) while the file was opening: close it here, _destroy already ran.
-        if (this.destroyed) {
-          await file.close()
-          throw new Error('spool writer destroyed')
-        }
-        this.file = file
-        for (const c of this.chunks) await this.writeAll(c)
-        this.chunks = []
-      }
-      await this.writeAll(chunk)
-    } catch (err) {
-      throw new SpoolError(err)
+    if (this.path === undefined) {
+      this.path = this.opts.spool.newPath()
+      const file = await open(this.path, 'wx', 0o600)
+      // Owned from here on, whatever happened meanwhile: release() closes and unlinks it.
+      this.file = file
+      this.created = true
+      const held = this.chunks
+      this.chunks = []
+      for (const c of held) await this.writeAll(c)
     }
+    await this.writeAll(chunk)
   }
 
   private async writeAll (chunk: Buffer): Promise<void> {
-    await this.file!.write(chunk)
-    this.fileBytes += chunk.length
-    this.opts.spool.bytesInUse += chunk.length
+    let offset = 0
+    while (offset < chunk.length) {
+      // Released (caller gone) between two writes: write nothing more.
+      if (this.releasing !== undefined || this.file === undefined) throw new Error('spool writer released')
+      const { bytesWritten } = await this.file.write(chunk, offset, chunk.length - offset)
+      // Counted once on disk, so release() takes back exactly this.
+      offset += bytesWritten
+      this.fileBytes += bytesWritten
+      this.opts.spool.bytesInUse += bytesWritten
+    }
   }
 
   override _final (cb: (err?: Error | null) => void): void {
@@ -256,28 +274,42 @@ class SpillWriter extends Writable {
     const file = this.file
     this.file = undefined
     if (file === undefined) return cb()
-    file.close().then(() => cb(), cb)
+    const op = file.close()
+    this.pending = op.catch(() => {})
+    op.then(() => cb(), cb)
   }
 
   override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {
+    // autoDestroy after a normal finish: the file is the body now, released by its cleanup().
+    if (this.writableFinished) return cb(err)
+    this.release().then(() => cb(err), () => cb(err))
+  }
+
+  /** Closes and removes the spool file, if any, and uncounts its bytes. Safe to call more than once. */
+  async release (): Promise<void> {
+    this.releasing ??= this.doRelease()
+    await this.releasing
+  }
+
+  private async doRelease (): Promise<void> {
+    // An open or write still in flight (the caller hung up meanwhile) settles first.
+    await this.pending
     const file = this.file
     this.file = undefined
-    if (file === undefined) return cb(err)
-    file.close().then(() => cb(err), () => cb(err))
+    this.chunks = []
+    if (file !== undefined) await file.close().catch(() => {})
+    if (this.created && this.path !== undefined) {
+      this.created = false
+      await unlink(this.path).catch(() => {})
+    }
+    this.opts.spool.bytesInUse -= this.fileBytes
+    this.fileBytes = 0
   }
 }
 
 async function spool (source: Readable, opts: BodyOptions): Promise<PreparedBody> {
   const writer = new SpillWriter(opts)
-  let released = false
-  const cleanup = async (): Promise<void> => {
-    if (released) return
-    released = true
-    if (writer.path !== undefined) {
-      opts.spool.bytesInUse -= writer.fileBytes
-      await unlink(writer.path).catch(() => {})
-    }
-  }
+  const cleanup = async (): Promise<void> => { await writer.release() }
   try {
     await pipeline(source, writer)
     if (source.readableAborted) throw new BodyIncompleteError(writer.size, undefined)
