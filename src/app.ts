@@ -4,15 +4,17 @@ import type { IncomingMessage } from 'node:http'
 import underPressure from '@fastify/under-pressure'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import type { Config } from './config.js'
+import type { Config } from './config/index.js'
 import type { Spool } from './delivery/body.js'
 import type { DeliveryService } from './delivery/service.js'
 import { Access } from './http/access.js'
 import { clientErrorHandler } from './http/client-errors.js'
 import type { ConcurrencyLimit } from './http/concurrency.js'
 import { documentsRoutes } from './http/documents.js'
+import { continueOnFirstRead } from './http/expect-continue.js'
+import { ambiguousHead } from './http/framing.js'
 import { healthRoutes } from './http/health.js'
-import type { IdempotencyStore } from './http/idempotency.js'
+import type { Idempotency } from './delivery/idempotency.js'
 import { metricsRoutes } from './http/metrics.js'
 import { trackRoutes } from './http/methods.js'
 import { registerOpenApi } from './http/openapi.js'
@@ -20,6 +22,7 @@ import { frameworkErrorHandler, registerProblemHandlers, sendProblem } from './h
 import type { Lifecycle } from './lifecycle.js'
 import type { Metrics } from './metrics.js'
 import { scalarLineLogger } from './logger.js'
+import { closeInStages, STAGED_CLOSE_DEFAULTS } from './http/staged-close.js'
 
 export interface AppDeps {
   config: Config
@@ -28,7 +31,7 @@ export interface AppDeps {
   lifecycle: Lifecycle
   logger: Logger
   uploads: ConcurrencyLimit
-  idempotency: IdempotencyStore
+  idempotency: Idempotency
   metrics?: Metrics
 }
 
@@ -66,6 +69,10 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: frameworkErrorHandler
   })
   app.server.maxConnections = config.server.maxConnections
+  // An answer given while the body is still arriving must reach the caller: close in stages.
+  closeInStages(app.server, STAGED_CLOSE_DEFAULTS)
+  // Expect: 100-continue: the body is invited only once every check has passed.
+  continueOnFirstRead(app.server)
 
   await app.register(underPressure, {
     maxEventLoopDelay: config.pressure.maxEventLoopDelayMs,
@@ -83,6 +90,13 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   // Hooks run on every request: callback style (no promise, no microtask per hook).
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id)
+    const ambiguous = ambiguousHead(request.raw)
+    if (ambiguous !== undefined) {
+      request.log.info({ event: 'request.ambiguous', code: ambiguous.code }, 'request head refused')
+      void reply.header('connection', 'close')
+      sendProblem(reply, ambiguous)
+      return
+    }
     if (deps.lifecycle.draining) {
       void reply.header('connection', 'close')
       sendProblem(reply, { code: 'shutting-down', status: 503, title: 'Shutting down', detail: 'this gateway instance is shutting down; the document was not delivered and is safe to resend', delivered: 'no', retryAfterSeconds: 1 })
@@ -91,7 +105,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     done()
   })
   app.addHook('onSend', (request, reply, payload, done) => {
-    // An unread request body (refused early, e.g. 413) would otherwise be drained byte by byte.
+    // An unread request body (refused early, e.g. 413) would otherwise be drained byte by byte;
+    // the connection then closes in stages (http/staged-close.ts).
     // During draining every response closes its connection so the server can finish closing.
     if (!request.raw.complete || deps.lifecycle.draining) void reply.header('connection', 'close')
     done(null, payload)

@@ -5,15 +5,18 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { buildApp } from './app.js'
 import { createCicDispatcher } from './cic/dispatcher.js'
-import type { Config } from './config.js'
+import type { Config } from './config/index.js'
 import { Spool } from './delivery/body.js'
 import { DeliveryService } from './delivery/service.js'
 import { ConcurrencyLimit } from './http/concurrency.js'
-import { IdempotencyStore } from './http/idempotency.js'
+import { Idempotency } from './delivery/idempotency.js'
+import { MemoryIdempotencyStore, type IdempotencyStore } from './delivery/idempotency-store.js'
 import { buildMetricsServer } from './http/metrics.js'
 import { createLifecycle, type Lifecycle } from './lifecycle.js'
 import { Metrics } from './metrics.js'
 import { logSecurityPosture } from './posture.js'
+
+const IDEMPOTENCY_LEASE_MS = 30_000
 
 export interface Gateway {
   app: FastifyInstance
@@ -21,7 +24,8 @@ export interface Gateway {
   spool: Spool
   lifecycle: Lifecycle
   uploads: ConcurrencyLimit
-  idempotency: IdempotencyStore
+  idempotency: Idempotency
+  idempotencyStore: IdempotencyStore
   /** Resolves once no upload is in flight (checked every 100 ms), or after timeoutMs. */
   drained (timeoutMs: number): Promise<boolean>
   metrics: Metrics
@@ -45,13 +49,16 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
     readinessCacheSeconds: config.readinessCacheSeconds,
     retry: config.retry,
     circuit: config.circuit,
+    secrets: config.secrets,
     onCircuitChange: (mailbox, state) => { metrics.setCircuitState(mailbox, state) },
     observer: { cicCall: metrics.cicCall, login: (mailbox, result) => { metrics.login(mailbox, result) } }
   })
   const lifecycle = createLifecycle()
   logSecurityPosture(config, logger)
   const uploads = new ConcurrencyLimit(config.maxConcurrentUploads)
-  const idempotency = new IdempotencyStore(config.idempotency)
+  const idempotencyStore = new MemoryIdempotencyStore(config.idempotency)
+  // The lease matters only to a shared store, where an owner can die without its store.
+  const idempotency = new Idempotency({ store: idempotencyStore, leaseMs: IDEMPOTENCY_LEASE_MS })
   const app = await buildApp({ config, delivery, spool, lifecycle, logger, uploads, idempotency, metrics })
   const metricsServer = config.metricsPort !== undefined ? await buildMetricsServer(metrics, logger) : undefined
   return {
@@ -61,6 +68,7 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
     lifecycle,
     uploads,
     idempotency,
+    idempotencyStore,
     async drained (timeoutMs) {
       const deadline = Date.now() + timeoutMs
       while (uploads.active > 0 && Date.now() < deadline) await sleep(100)
@@ -73,6 +81,7 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
       // Scraped until the API has drained, so the last in-flight uploads are counted.
       await metricsServer?.close()
       await delivery.close()
+      await idempotencyStore.close()
     }
   }
 }

@@ -95,3 +95,92 @@ t.test('an invalid Idempotency-Key is refused', async t => {
   t.equal(stack.sim.calls.upload, 0)
   t.equal(stack.gateway.uploads.active, 0, 'the upload slots are released')
 })
+
+t.test('concurrent resends after an unknown outcome make one upload: the others get 409 or the settled 201', async t => {
+  const stack = await startStack(t, { env: { CIC_RETRIES: '0' }, sim: { sameNamePolicy: 'rename' } })
+  t.equal((await postDocument(stack.url, 'warm.edi', 'w')).status, 201)
+  stack.sim.inject('upload', { status: 500 })
+  const first = await postDocument(stack.url, 'x.edi', 'order 77', { 'idempotency-key': 'k-race' })
+  t.equal(first.status, 502)
+  t.equal(first.json().delivered, 'unknown')
+  // The resend that wins the claim is slow to upload: the others arrive while it runs.
+  stack.sim.inject('upload', { delayMs: 400 })
+  const resends = await Promise.all([1, 2, 3].map(async () => await postDocument(stack.url, 'x.edi', 'order 77', { 'idempotency-key': 'k-race' })))
+  const statuses = resends.map(r => r.status).sort()
+  t.equal(statuses.filter(s => s === 201).length >= 1, true, 'one resend delivers')
+  for (const r of resends) {
+    if (r.status === 409) {
+      t.equal(r.json().type, 'urn:cic-gateway:problem:idempotency-key-in-use')
+      t.ok(r.headers['retry-after'], 'Retry-After on 409')
+    } else {
+      t.equal(r.status, 201)
+    }
+  }
+  t.same(stack.sim.files().filter(f => f.name.startsWith('x')).map(f => f.name), ['x.edi'], 'CIC holds one copy (no "x (1).edi")')
+  const after = await postDocument(stack.url, 'x.edi', 'order 77', { 'idempotency-key': 'k-race' })
+  t.equal(after.status, 201)
+  t.ok(['stored', 'reconciled'].includes(String(after.headers['idempotent-replayed'])), 'settled afterwards')
+  t.equal(stack.sim.files().filter(f => f.name.startsWith('x')).length, 1)
+})
+
+t.test('the same key and body under another filename (or mailbox) is 422 and nothing is sent', async t => {
+  const stack = await startStack(t)
+  t.equal((await postDocument(stack.url, 'first.edi', 'same body', { 'idempotency-key': 'k-fp' })).status, 201)
+  const uploads = stack.sim.calls.upload
+  const renamed = await postDocument(stack.url, 'second.edi', 'same body', { 'idempotency-key': 'k-fp' })
+  t.equal(renamed.status, 422)
+  t.equal(renamed.json().type, 'urn:cic-gateway:problem:idempotency-key-reused')
+  t.equal(renamed.headers['idempotent-replayed'], undefined)
+  t.equal(stack.sim.calls.upload, uploads, 'nothing sent')
+  t.same(stack.sim.files().map(f => f.name).sort(), ['first.edi'])
+  // After an unknown outcome too: a resend under another name is not reconciled against the first.
+  stack.sim.inject('upload', { drop: 'after-store' })
+  t.equal((await postDocument(stack.url, 'third.edi', 'body 3', { 'idempotency-key': 'k-fp-2' })).status, 502)
+  const other = await postDocument(stack.url, 'fourth.edi', 'body 3', { 'idempotency-key': 'k-fp-2' })
+  t.equal(other.status, 422)
+  // The key still remembers the unknown attempt: the right resend reconciles it.
+  const right = await postDocument(stack.url, 'third.edi', 'body 3', { 'idempotency-key': 'k-fp-2' })
+  t.equal(right.status, 201)
+  t.equal(right.headers['idempotent-replayed'], 'reconciled')
+})
+
+t.test('a full idempotency store refuses new keys with 503 and keeps every record it holds', async t => {
+  const stack = await startStack(t, { env: { IDEMPOTENCY_MAX_KEYS: '3' } })
+  for (const k of ['a', 'b', 'c']) t.equal((await postDocument(stack.url, `${k}.edi`, k, { 'idempotency-key': k })).status, 201)
+  const refused = await postDocument(stack.url, 'd.edi', 'd', { 'idempotency-key': 'd' })
+  t.equal(refused.status, 503)
+  t.equal(refused.json().type, 'urn:cic-gateway:problem:idempotency-store-full')
+  t.equal(refused.json().delivered, 'no')
+  t.ok(refused.headers['retry-after'])
+  t.notOk(stack.sim.files().some(f => f.name === 'd.edi'), 'nothing sent for the refused key')
+  for (const k of ['a', 'b', 'c']) {
+    const again = await postDocument(stack.url, `${k}.edi`, k, { 'idempotency-key': k })
+    t.equal(again.headers['idempotent-replayed'], 'stored', `record ${k} was not evicted`)
+  }
+  t.equal((await postDocument(stack.url, 'e.edi', 'e')).status, 201, 'requests without a key still deliver')
+})
+
+t.test('an in-flight claim is never evicted by a flood of new keys', async t => {
+  const stack = await startStack(t, { env: { IDEMPOTENCY_MAX_KEYS: '5' }, sim: { sameNamePolicy: 'rename' } })
+  t.equal((await postDocument(stack.url, 'warm.edi', 'w')).status, 201)
+  stack.sim.inject('upload', { delayMs: 3000 })
+  const slow = postDocument(stack.url, 'held.edi', 'held', { 'idempotency-key': 'held' })
+  await new Promise(resolve => setTimeout(resolve, 200))
+  const flood = await Promise.all(Array.from({ length: 20 }, async (_, i) => await postDocument(stack.url, `f${i}.edi`, `f${i}`, { 'idempotency-key': `f${i}` })))
+  t.ok(flood.some(r => r.status === 503), 'past the bound new keys are refused')
+  const dup = await postDocument(stack.url, 'held.edi', 'held', { 'idempotency-key': 'held' })
+  t.equal(dup.status, 409, 'the in-flight claim still holds')
+  t.equal((await slow).status, 201)
+  t.equal(stack.sim.files().filter(f => f.name === 'held.edi').length, 1)
+})
+
+t.test('the store is bounded in bytes as well as in keys', async t => {
+  // 64 KiB holds a handful of records (each reserves 4 KiB while in flight).
+  const stack = await startStack(t, { env: { IDEMPOTENCY_MAX_BYTES: '65536' } })
+  const answers = []
+  for (let i = 0; i < 40; i++) answers.push((await postDocument(stack.url, `b${i}.edi`, `b${i}`, { 'idempotency-key': `b${i}` })).status)
+  t.ok(answers.includes(201))
+  t.ok(answers.includes(503), 'refused once the bytes are used')
+  const firstKept = await postDocument(stack.url, 'b0.edi', 'b0', { 'idempotency-key': 'b0' })
+  t.equal(firstKept.headers['idempotent-replayed'], 'stored', 'the oldest record is kept, not evicted')
+})

@@ -7,13 +7,14 @@ import type { Logger } from 'pino'
 import type { Readable } from 'node:stream'
 import { BodyIncompleteError, BodyTooLargeError, prepareBody, SpoolError, type BodyOptions, type PreparedBody, type Spool } from '../delivery/body.js'
 import { toDeliveryFailure, type DeliveryFailure } from '../delivery/failure.js'
+import type { Idempotency, KeyClaim } from '../delivery/idempotency.js'
 import type { DeliveryService } from '../delivery/service.js'
 import type { Access } from './access.js'
 import type { DocumentMetrics, DocumentResult } from '../metrics.js'
 import type { ConcurrencyLimit } from './concurrency.js'
 import { expectedSha256 } from './digest.js'
-import { filenameFromContentDisposition, validateFilename } from './filename.js'
-import { parseIdempotencyKey, type IdempotencyRecord, type IdempotencyStore } from './idempotency.js'
+import { filenameFromContentDisposition, filenameFromQuery, validateFilename } from './filename.js'
+import { parseIdempotencyKey } from './idempotency-key.js'
 import { badRequest, problemFromError, ProblemError, sendProblem } from './problems.js'
 import { documentQuerystring, documentRequestBody, documentResponses, mailboxParams } from './schemas.js'
 
@@ -23,7 +24,7 @@ export interface DocumentsRouteOptions {
   maxBodyBytes: number
   memoryBodyBytes: number
   uploads: ConcurrencyLimit
-  idempotency: IdempotencyStore
+  idempotency: Idempotency
   metrics?: DocumentMetrics
   access: Access
   /** Writes the delivery line (scalar fields only; see scalarLineLogger). */
@@ -43,6 +44,8 @@ export async function documentsRoutes (app: FastifyInstance, opts: DocumentsRout
   await app.register(multipart, {
     // Keep "../x" as the caller sent it so the filename rules can refuse it, instead of busboy's silent basename().
     preservePath: true,
+    // A file part over MAX_BODY_BYTES fails the iteration (FST_REQ_FILE_TOO_LARGE, 413) instead of being cut short.
+    throwFileSizeLimit: true,
     limits: { ...MULTIPART_LIMITS, files: 1, fileSize: opts.maxBodyBytes }
   })
 
@@ -93,47 +96,34 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
   let result: DocumentResult = { status: 500, code: 'internal-error', delivered: 'unknown' }
 
   let key: string | undefined
-  let scope: string | undefined
-  let previous: IdempotencyRecord | undefined
-  let claimed = false
+  let claim: KeyClaim | undefined
   let body: PreparedBody | undefined
   let filename: string | undefined
   try {
     // Inside the try: a bad key must release the upload slot like any other refusal.
     key = parseIdempotencyKey(request.headers['idempotency-key'])
+    // Claimed before the body is read, whatever the key's state: a concurrent repeat gets 409.
     // Per caller too: one caller cannot read another's receipt by guessing its key.
-    scope = key === undefined ? undefined : `${request.caller?.name ?? ''}\u0000${mailbox}\u0000${key}`
-    previous = scope === undefined ? undefined : opts.idempotency.get(scope)
-    if (previous?.state === 'in-flight') {
-      throw new ProblemError({ code: 'idempotency-key-in-use', status: 409, title: 'Request with this Idempotency-Key in progress', detail: 'a request with the same Idempotency-Key is still being delivered; retry after it finishes', retryAfterSeconds: 1 })
-    }
-    if (scope !== undefined && previous === undefined) {
-      // Claimed before any await: a concurrent repeat sees it and gets 409.
-      opts.idempotency.set(scope, { state: 'in-flight' })
-      claimed = true
-    }
-    // A repeat must be compared with the first body before anything happens: keep its bytes.
-    const bodyOptions = { maxBytes: opts.maxBodyBytes, memoryBytes: opts.memoryBodyBytes, spool: opts.spool, expectedSha256: expectedSha256(request.headers), replayable: previous !== undefined }
+    if (key !== undefined) claim = await opts.idempotency.begin({ scope: `${request.caller?.name ?? ''}\u0000${mailbox}\u0000${key}`, mailbox })
+    // A keyed body is kept whole, so it can be compared with the first one before anything is sent.
+    const bodyOptions = { maxBytes: opts.maxBodyBytes, memoryBytes: opts.memoryBodyBytes, spool: opts.spool, expectedSha256: expectedSha256(request.headers), replayable: claim !== undefined }
     ;({ body, filename } = request.isMultipart()
       ? await readMultipart(request, { ...bodyOptions, expectedSha256: undefined })
       : await readRaw(request, bodyOptions))
     if (body.length === 0) throw badRequest('document-empty', 'Empty document', 'the document has no bytes; nothing was delivered')
 
-    if (previous !== undefined && scope !== undefined) {
-      const settled = await settleRepeat(previous, body, filename, mailbox, request, opts)
-      if (settled !== undefined) {
-        request.log.info({ event: 'document.replayed', mailbox, filename, idempotencyKey: key, how: settled.how, cicFileId: settled.fileId }, 'idempotent repeat answered without a new upload')
-        opts.idempotency.set(scope, { state: 'delivered', sha256: body.sha256()!, raw: settled.raw, filename })
-        result = { status: 201, replayed: true }
-        return await sendCreated(reply, settled.raw, body.sha256()!, settled.how)
-      }
-      opts.idempotency.set(scope, { state: 'in-flight' })
-      claimed = true
+    const replay = await claim?.resolve(body, filename, async (m, name) => await opts.delivery.findDelivered(m, name, request.id))
+    if (replay !== undefined) {
+      request.log.info({ event: 'document.replayed', mailbox, filename, idempotencyKey: key, how: replay.how, cicFileId: replay.fileId }, 'idempotent repeat answered without a new upload')
+      result = { status: 201, replayed: true }
+      return await sendCreated(reply, replay.raw, replay.sha256, replay.how)
     }
 
     const receipt = await opts.delivery.deliver({ mailbox, filename, body, requestId: request.id, signal: abort.signal })
     const sha256 = receipt.sha256.toString('base64')
-    if (scope !== undefined) opts.idempotency.set(scope, { state: 'delivered', sha256: receipt.sha256, raw: receipt.raw, filename })
+    if (claim !== undefined && !await claim.succeeded(receipt.raw)) {
+      request.log.warn({ event: 'idempotency.unrecorded', mailbox, filename, idempotencyKey: key }, 'delivered, but the Idempotency-Key record could not be written: a repeat will reconcile with CIC')
+    }
     // The line request.log would write (its bindings: requestId from Fastify, caller from
     // access.ts), without the wildcard redaction that cannot match these scalar fields.
     opts.deliveryLog.info({
@@ -155,11 +145,7 @@ async function handleDocument (request: FastifyRequest<{ Querystring: DocumentQu
   } catch (err) {
     // Caller mistakes (filename, multipart shape) go to the error handler as problems.
     const failure = err instanceof ProblemError || isFastifyError(err) ? undefined : toDeliveryFailure(err, { replayable: body?.replayable ?? false })
-    if (claimed && scope !== undefined) {
-      const sha256 = body?.sha256()
-      const unknown = failure?.delivered === 'unknown' && sha256 !== undefined && filename !== undefined ? { sha256, filename } : undefined
-      opts.idempotency.afterFailure(scope, previous, unknown)
-    }
+    await claim?.failed(failure?.delivered ?? 'no').catch(() => {})
     if (failure === undefined) {
       const problem = problemFromError(err as FastifyError | ProblemError)
       result = { status: problem.status, code: problem.code, delivered: problem.delivered }
@@ -190,26 +176,6 @@ async function sendCreated (reply: FastifyReply, raw: Buffer, sha256: Buffer, re
   void reply.code(201).header('content-type', 'application/json').header('repr-digest', `sha-256=:${sha256.toString('base64')}:`)
   if (replayed !== undefined) void reply.header('idempotent-replayed', replayed)
   return await reply.send(raw)
-}
-
-/**
- * A repeat of an Idempotency-Key seen before: the stored 201 for the same body, or CIC's
- * record of a delivery whose outcome was unknown. Undefined means: deliver it now.
- */
-async function settleRepeat (previous: IdempotencyRecord, body: PreparedBody, filename: string, mailbox: string, request: FastifyRequest, opts: DocumentsRouteOptions): Promise<{ raw: Buffer, fileId?: string, how: string } | undefined> {
-  if (previous.state === 'in-flight') return undefined
-  if (!previous.sha256.equals(body.sha256()!)) {
-    throw new ProblemError({ code: 'idempotency-key-reused', status: 422, title: 'Idempotency-Key reused with another document', detail: 'this Idempotency-Key was used for a different body; nothing was delivered', delivered: 'no' })
-  }
-  if (previous.state === 'delivered') return { raw: previous.raw, how: 'stored' }
-  // The earlier attempt may have reached CIC: look in the upload folder before sending again.
-  let found: { raw: Buffer, fileId: string } | undefined
-  try {
-    found = await opts.delivery.findDelivered(mailbox, previous.filename, request.id)
-  } catch (err) {
-    throw new ProblemError({ code: 'reconciliation-failed', status: 503, title: 'Cannot settle the earlier attempt', detail: `an earlier attempt with this Idempotency-Key had an unknown outcome and CIC cannot be asked now (${err instanceof Error ? err.message : 'error'}); nothing was sent, retry later with the same key`, delivered: 'unknown', retryAfterSeconds: 5 })
-  }
-  return found === undefined ? undefined : { ...found, how: 'reconciled' }
 }
 
 function logFailure (request: FastifyRequest, failure: DeliveryFailure, mailbox: string, filename: string | undefined, started: bigint, callerGone: boolean): void {
@@ -248,7 +214,7 @@ function declaredLength (request: FastifyRequest): number | undefined {
 }
 
 async function readRaw (request: FastifyRequest<{ Querystring: DocumentQuery }>, bodyOptions: BodyOptions): Promise<{ body: PreparedBody, filename: string }> {
-  const query = request.query.filename
+  const query = filenameFromQuery(request.raw.url, request.query.filename)
   const filename = query !== undefined
     ? validateFilename(query, 'the filename query parameter')
     : validateFilename(filenameFromContentDisposition(request.headers['content-disposition']), 'the Content-Disposition header')
@@ -257,22 +223,69 @@ async function readRaw (request: FastifyRequest<{ Querystring: DocumentQuery }>,
 }
 
 async function readMultipart (request: FastifyRequest<{ Querystring: DocumentQuery }>, bodyOptions: BodyOptions): Promise<{ body: PreparedBody, filename: string }> {
-  const query = request.query.filename
+  const query = filenameFromQuery(request.raw.url, request.query.filename)
   if (query !== undefined) validateFilename(query, 'the filename query parameter')
+  // The whole request is bounded, not only its file part: the file (MAX_BODY_BYTES) plus a
+  // fixed allowance for the fields, the part headers, boundaries, preamble and epilogue.
+  // busboy skips what it does not keep (bytes past a field's size, fields past the count, a
+  // preamble) without a limit, so the request's own bytes are counted.
+  const allowance = 64 * 1024 + MULTIPART_LIMITS.fields * MULTIPART_LIMITS.fieldSize
+  const bound = bodyOptions.maxBytes + allowance
+  const tooLarge = (): ProblemError => new ProblemError({ code: 'document-too-large', status: 413, title: 'Document too large', detail: `the multipart request is larger than the gateway accepts (MAX_BODY_BYTES for the file plus ${allowance} bytes for fields and part headers); nothing was delivered`, delivered: 'no' })
+  const declared = declaredLength(request)
+  // Refused before a byte is read when the length says so.
+  if (declared !== undefined && declared > bound) throw tooLarge()
+
   let body: PreparedBody | undefined
   let filename: string | undefined
+  let file: Readable | undefined
+  let received = 0
+  let overLimit = false
+  let refuse: (err: Error) => void = () => {}
+  const exceeded = new Promise<never>((_resolve, reject) => { refuse = reject })
+  exceeded.catch(() => {})
+  const onData = (chunk: Buffer): void => {
+    received += chunk.length
+    if (received <= bound || overLimit) return
+    overLimit = true
+    // Stop feeding busboy and break off the file part being spooled (its spool is released).
+    request.raw.unpipe()
+    file?.destroy(new BodyTooLargeError(bodyOptions.maxBytes))
+    refuse(tooLarge())
+  }
+  const parts = request.parts()
   try {
-    for await (const part of request.parts()) {
-      if (part.type !== 'file') continue
-      filename = query ?? validateFilename(part.filename, 'the multipart file part')
-      // A part's length is unknown until it ends: spool it (memory, then disk).
-      body = await prepareBody(part.file as Readable, undefined, bodyOptions)
+    // The first step pipes the request into busboy; the count starts right after it.
+    let step = parts.next()
+    request.raw.on('data', onData)
+    for (;;) {
+      step.catch(() => {})
+      const { value: part, done } = await Promise.race([step, exceeded])
+      if (overLimit) throw tooLarge()
+      if (done === true) break
+      if (part.type === 'field') {
+        // busboy cuts a field at fieldSize (or its name at 100 bytes) and says so: refused, never a silently shortened field.
+        if (part.valueTruncated || part.fieldnameTruncated) {
+          throw new ProblemError({ code: 'multipart-field-too-large', status: 413, title: 'Multipart field too large', detail: `a multipart field is larger than the gateway accepts (${MULTIPART_LIMITS.fieldSize} bytes); nothing was delivered`, delivered: 'no' })
+        }
+      } else {
+        filename = query ?? validateFilename(part.filename, 'the multipart file part')
+        file = part.file as Readable
+        // A part's length is unknown until it ends: spool it (memory, then disk).
+        body = await prepareBody(file, undefined, bodyOptions)
+        file = undefined
+        if (overLimit) throw tooLarge()
+      }
+      step = parts.next()
     }
   } catch (err) {
     await body?.cleanup()
+    if (overLimit) throw tooLarge()
     if (err instanceof ProblemError || isFastifyError(err) || isBodyError(err)) throw err
     // busboy's own errors ("Unexpected end of form", malformed boundaries) are caller mistakes.
     throw badRequest('multipart-invalid', 'Invalid multipart request', `the multipart body cannot be read: ${err instanceof Error ? err.message : 'malformed'}`)
+  } finally {
+    request.raw.off('data', onData)
   }
   if (body === undefined || filename === undefined) {
     throw badRequest('multipart-no-file', 'No file part', 'the multipart request has no file part: send exactly one')
