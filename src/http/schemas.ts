@@ -72,7 +72,7 @@ export const documentResponses = {
   403: problemResponse('the API key does not allow this mailbox; nothing was delivered'),
   404: problemResponse('unknown mailbox, or no default mailbox'),
   409: problemResponse('CIC refuses a same-name upload, or a request with the same Idempotency-Key is in progress', retryAfter),
-  413: problemResponse('the document is larger than MAX_BODY_BYTES or CIC\'s limit'),
+  413: problemResponse('the document is larger than MAX_BODY_BYTES or CIC\'s limit (document-too-large, cic-file-too-large), or a multipart field is over its limit (multipart-field-too-large)'),
   415: problemResponse('unsupported media type'),
   422: problemResponse('the Idempotency-Key was used before with a different document'),
   500: problemResponse('the gateway failed unexpectedly'),
