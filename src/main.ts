@@ -1,7 +1,7 @@
 // Process entry: configuration, demo simulator when no tenant is set, listen, graceful shutdown.
 import closeWithGrace from 'close-with-grace'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config/index.js'
 import { createGateway } from './gateway.js'
 import { createLogger } from './logger.js'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import * as crypto from 'node:crypto'
-import type { AuthConfig } from '../src/config.js'
+import type { AuthConfig } from '../src/config/index.js'
 
 // Keys are compared as SHA-256 digests (equal length whatever the key) with timingSafeEqual,
 // against every configured digest, so the time taken says nothing about which key, if any, matched.

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/index.js'
 import { postDocument, send } from './helpers/http.js'
 import { scrape, type Scrape } from './helpers/prometheus.js'
 import { startStack } from './helpers/stack.js'

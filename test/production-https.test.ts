@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config/index.js'
 
 const PROD = { NODE_ENV: 'production', CIC_USERNAME: 'u', CIC_PASSWORD: 'p4ssw0rd!', GATEWAY_API_KEYS: 'prod-key-0123456789abcdef' }
 

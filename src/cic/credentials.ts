@@ -2,7 +2,7 @@
 // (a Kubernetes Secret volume is updated in place) is picked up without a restart.
 // Logins are rare (once per token lifetime), so the read costs nothing that matters.
 import { readFileSync } from 'node:fs'
-import type { MailboxConfig } from '../config.js'
+import type { MailboxConfig } from '../config/index.js'
 import type { MailboxTarget } from './mailbox.js'
 
 export function mailboxTarget (m: MailboxConfig, onReadError?: (err: unknown) => void): MailboxTarget {

@@ -3,7 +3,7 @@
 // from CIC_CA_FILE for proxies that inspect TLS.
 import { rootCertificates } from 'node:tls'
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici'
-import type { CicTimeouts, EgressConfig } from '../config.js'
+import type { CicTimeouts, EgressConfig } from '../config/index.js'
 
 export function createCicDispatcher (timeouts: CicTimeouts, egress: EgressConfig = {}): Dispatcher {
   // A custom CA is added to Node's roots, not put in their place: CIC's public certificate

@@ -8,7 +8,7 @@ import { mailboxTarget } from '../cic/credentials.js'
 import { CicMailbox, type CircuitStateName } from '../cic/mailbox.js'
 import { lookupRetryPolicy, type CircuitSettings, type RetrySettings } from '../cic/resilience.js'
 import { accountKey, TokenCache } from '../cic/tokens.js'
-import type { MailboxConfig } from '../config.js'
+import type { MailboxConfig } from '../config/index.js'
 import type { PreparedBody } from './body.js'
 import { toDeliveryFailure } from './failure.js'
 

@@ -5,7 +5,7 @@
 // sends nothing to CIC.
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import type { AuthConfig, AuthMode } from '../config.js'
+import type { AuthConfig, AuthMode } from '../config/index.js'
 import { sha256 } from '../digest.js'
 import { ProblemError, sendProblem } from './problems.js'
 
