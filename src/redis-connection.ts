@@ -10,6 +10,7 @@ import { isIP } from 'node:net'
 import { rootCertificates } from 'node:tls'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
+import { parseRedisUrl } from './config/redis.js'
 
 /** What the config hands over when REDIS_URL is set. */
 export interface RedisConnectionOptions {
@@ -44,38 +45,6 @@ export class RedisUnavailableError extends Error {
   constructor (readonly reason: string) {
     super(`Redis unavailable: ${reason}`)
     this.name = 'RedisUnavailableError'
-  }
-}
-
-interface ParsedUrl {
-  host: string
-  port: number
-  tls: boolean
-  db: number
-  username?: string
-  password?: string
-}
-
-/** Parses REDIS_URL; a mistake is named without echoing the URL (it may hold a password). */
-export function parseRedisUrl (url: string): ParsedUrl {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    throw new Error('REDIS_URL is not a URL (expected redis://host:port/db or rediss://...)')
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('REDIS_URL must start with redis:// or rediss://')
-  if (u.hostname === '') throw new Error('REDIS_URL has no host')
-  const path = u.pathname.replace(/^\//, '')
-  if (path !== '' && !/^\d{1,5}$/.test(path)) throw new Error('REDIS_URL: the path must be a database number')
-  const decode = (s: string): string => { try { return decodeURIComponent(s) } catch { return s } }
-  return {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port === '' ? 6379 : Number(u.port),
-    tls: u.protocol === 'rediss:',
-    db: path === '' ? 0 : Number(path),
-    ...(u.username !== '' ? { username: decode(u.username) } : {}),
-    ...(u.password !== '' ? { password: decode(u.password) } : {})
   }
 }
 

@@ -1,12 +1,14 @@
 // The IdempotencyStore contract, run against both stores (this process's memory, and a
 // real redis-server), then what only a shared store has to survive: lapsed leases, a
 // takeover, two connections racing, Redis stopped, paused, full, and password-protected.
+import { readFileSync } from 'node:fs'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { MemoryIdempotencyStore, type Attempt, type IdempotencyStore, type SettledRecord } from '../src/delivery/idempotency-store.js'
 import { createLogger } from '../src/logger.js'
 import { createRedisStores, RedisUnavailableError, scrubber, type RedisStores } from '../src/redis.js'
+import { makeCa } from './helpers/egress.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
 const TTL_MS = 60_000
@@ -25,8 +27,8 @@ function logSink (): { logger: ReturnType<typeof createLogger>, text: () => stri
   return { logger: createLogger('debug', sink), text: () => lines.join('') }
 }
 
-async function redisStores (t: Teardown, server: RedisServer, extra: { password?: string, url?: string, commandTimeoutMs?: number } = {}, logger = logSink().logger): Promise<RedisStores> {
-  const stores = createRedisStores({ url: extra.url ?? server.url, keyPrefix: 'test:', idempotencyTtlMs: TTL_MS, commandTimeoutMs: extra.commandTimeoutMs, ...(extra.password !== undefined ? { password: extra.password } : {}) }, logger)
+async function redisStores (t: Teardown, server: RedisServer, extra: { password?: string, url?: string, commandTimeoutMs?: number, ca?: string } = {}, logger = logSink().logger): Promise<RedisStores> {
+  const stores = createRedisStores({ url: extra.url ?? server.url, keyPrefix: 'test:', idempotencyTtlMs: TTL_MS, commandTimeoutMs: extra.commandTimeoutMs, ...(extra.password !== undefined ? { password: extra.password } : {}), ...(extra.ca !== undefined ? { ca: extra.ca } : {}) }, logger)
   t.teardown(async () => { await stores.close() })
   return stores
 }
@@ -293,6 +295,26 @@ t.test('redis store: the password appears in no error and no log line', async t 
       t.match(log.text(), /WRONGPASS|redis\.state/, 'the failure was logged')
     })
   }
+})
+
+t.test('redis store over TLS (rediss://): a private CA is trusted only when given, verification never off', async t => {
+  const ca = makeCa(t)
+  const server = await startRedis(t, { tls: { certFile: `${ca.dir}/server.pem`, keyFile: `${ca.dir}/server.key` } })
+
+  t.test('with the CA (REDIS_CA_FILE): works', async t => {
+    const stores = await redisStores(t, server, { ca: readFileSync(ca.caFile, 'utf8') })
+    t.ok(await stores.ready(10_000))
+    t.same(await stores.idempotency.claim('tls', 'A', LEASE_MS), { outcome: 'claimed' })
+  })
+
+  t.test('without it: the certificate is refused, every call fails closed', async t => {
+    const log = logSink()
+    const stores = await redisStores(t, server, {}, log.logger)
+    t.equal(await stores.ready(1500), false, 'never connected')
+    const err = await bounded(stores.idempotency.claim('tls', 'B', LEASE_MS).then(() => undefined, (e: unknown) => e))
+    t.type(err, RedisUnavailableError)
+    t.match(log.text(), /certificate/, 'the log line says why')
+  })
 })
 
 t.test('scrubber: a URL with a password, or the password alone, is redacted', async t => {

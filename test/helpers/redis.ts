@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -14,7 +15,7 @@ export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'
 
 export interface RedisServer {
   port: number
-  /** redis://127.0.0.1:PORT (no password in it). */
+  /** redis://127.0.0.1:PORT, rediss://localhost:PORT with TLS (no password in it). */
   url: string
   password: string | undefined
   dir: string
@@ -36,6 +37,8 @@ export interface RedisServerOptions {
   password?: string
   /** More redis-server arguments, e.g. ['--maxmemory', '2mb']. */
   args?: string[]
+  /** TLS only (rediss://): the server's certificate and key (PEM files), no plaintext port. */
+  tls?: { certFile: string, keyFile: string }
 }
 
 async function freePort (): Promise<number> {
@@ -50,14 +53,15 @@ async function freePort (): Promise<number> {
 }
 
 /** One PING over a raw socket: true once Redis answers (PONG, or NOAUTH when a password is set). */
-async function answersPing (port: number): Promise<boolean> {
+async function answersPing (port: number, tls: boolean): Promise<boolean> {
   return await new Promise(resolve => {
-    const socket = connect(port, '127.0.0.1')
+    // The helper only asks whether the server is up: its certificate is the test's business.
+    const socket: Socket = tls ? connectTls({ port, host: '127.0.0.1', rejectUnauthorized: false }) : connect(port, '127.0.0.1')
     let data = ''
     const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
     socket.setTimeout(1000, () => { done(false) })
     socket.on('error', () => { done(false) })
-    socket.on('connect', () => { socket.write('PING\r\n') })
+    socket.on(tls ? 'secureConnect' : 'connect', () => { socket.write('PING\r\n') })
     socket.on('data', d => {
       data += d.toString()
       if (data.includes('\r\n')) done(data.startsWith('+PONG') || data.startsWith('-NOAUTH'))
@@ -72,7 +76,10 @@ export async function startRedis (t: Teardown, opts: RedisServerOptions = {}): P
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'cic-gateway-redis-'))
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+    ...(opts.tls === undefined
+      ? ['--port', String(port)]
+      : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.certFile, '--tls-key-file', opts.tls.keyFile, '--tls-auth-clients', 'no']),
+    '--bind', '127.0.0.1', '--dir', dir,
     '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '',
     ...(opts.password !== undefined ? ['--requirepass', opts.password] : []),
     ...(opts.args ?? [])
@@ -92,7 +99,7 @@ export async function startRedis (t: Teardown, opts: RedisServerOptions = {}): P
     void exited.then(() => { gone = true; if (child === c) child = undefined })
     for (let i = 0; i < 200; i++) {
       if (gone) throw new Error(`redis-server exited at start:\n${output}`)
-      if (await answersPing(port)) return
+      if (await answersPing(port, opts.tls !== undefined)) return
       await new Promise(resolve => setTimeout(resolve, 25))
     }
     throw new Error(`redis-server did not answer PING on port ${port}:\n${output}`)
@@ -115,7 +122,7 @@ export async function startRedis (t: Teardown, opts: RedisServerOptions = {}): P
 
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: opts.tls === undefined ? `redis://127.0.0.1:${port}` : `rediss://localhost:${port}`,
     password: opts.password,
     dir,
     output: () => output,
