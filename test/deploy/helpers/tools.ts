@@ -3,8 +3,9 @@
 import { execFile, type ExecFileOptions } from 'node:child_process'
 import { accessSync, constants, existsSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { delimiter, join, resolve } from 'node:path'
+import { delimiter, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { skipRecorder } from '../../helpers/skip-report.js'
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 export const chartDir = join(repoRoot, 'helm', 'cic-gateway')
@@ -35,17 +36,29 @@ export function findTool (name: ToolName): string | undefined {
 
 interface TestLike {
   fail: (message: string) => unknown
+  /** tap's parser of `t`: its results name the tests skipped for the missing tools. */
+  parser?: { on: (event: 'assert', listener: (result: { name: string, skip: string | boolean }) => void) => unknown }
 }
 
 /**
  * For `t.test(name, { skip: missingTools(t, [...]) }, fn)`: false when every tool is there.
  * Otherwise the reason to skip, after failing `t` when CI is set (CI must have the tools).
+ * Every test skipped with that reason is recorded; after the suite, tap's `after` hook
+ * prints them all with the missing tools (test/helpers/skip-report.ts).
  */
 export function missingTools (t: TestLike, names: ToolName[]): string | false {
   const missing = names.filter((name) => findTool(name) === undefined)
   if (missing.length === 0) return false
   const message = `${missing.join(', ')} not found in ${join(toolsDir, 'bin')} or on PATH: run .ci/install-tools.sh`
   if (process.env.CI) t.fail(message)
+  const record = skipRecorder(relative(repoRoot, process.argv[1] ?? 'unknown test file'), missing, t.parser === undefined)
+  const skipped: string[] = []
+  t.parser?.on('assert', (result) => {
+    if (result.skip === message) {
+      skipped.push(result.name)
+      record(skipped)
+    }
+  })
   return message
 }
 
