@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { UploadBody } from './body.js'
 import { CicError, fromTransportError, parseRetryAfter, type CicOperation } from './errors.js'
+import { Secrets } from './secrets.js'
 
 export interface CicAccount {
   baseUrl: string
@@ -52,11 +53,18 @@ const ERROR_BODY_LIMIT = 64 * 1024
 const SUCCESS_BODY_LIMIT = 4 * 1024 * 1024
 
 export class CicClient {
-  constructor (private readonly dispatcher: Dispatcher, private readonly observer?: CicCallObserver) {}
+  /**
+   * @param secrets every secret the gateway knows (all mailboxes' passwords, caller keys,
+   *   current tokens): cut out of any text CIC sends back before it goes into an error.
+   */
+  constructor (private readonly dispatcher: Dispatcher, private readonly observer?: CicCallObserver, readonly secrets: Secrets = new Secrets()) {}
 
   async login (account: CicAccount, opts: CallOptions = {}): Promise<LoginResult> {
+    // Read once (a password file is read again on every access); a rotated password is a secret too.
+    const password = account.password
+    this.secrets.add(password)
     // URLSearchParams form-encodes @ & % + in real Cleo passwords correctly.
-    const form = new URLSearchParams({ grant_type: 'password', username: account.username, password: account.password }).toString()
+    const form = new URLSearchParams({ grant_type: 'password', username: account.username, password }).toString()
     const json = await this.callJson('login', account.baseUrl, {
       method: 'POST',
       path: '/api/authentication',
@@ -67,6 +75,7 @@ export class CicClient {
     if (typeof token !== 'string' || token === '') {
       throw new CicError({ kind: 'protocol', operation: 'login', message: 'CIC login answer has no access_token', notProcessed: false })
     }
+    this.secrets.addToken(token)
     const userId = (json as { user_id?: unknown }).user_id
     return { accessToken: token, userId: typeof userId === 'string' ? userId : undefined }
   }
@@ -132,14 +141,17 @@ export class CicClient {
   }
 
   private async send (operation: CicOperation, baseUrl: string, req: Request, opts: CallOptions, expected: number): Promise<Buffer> {
+    // A token from elsewhere (another replica's login, via a shared store) is known from its first use.
+    const auth = req.headers.authorization
+    if (auth !== undefined) this.secrets.addToken(auth.slice(BEARER.length))
     const headers = opts.requestId !== undefined ? { ...req.headers, 'x-request-id': opts.requestId } : req.headers
     const answer = await exchange(this.dispatcher, { origin: baseUrl, method: req.method, path: req.path, headers, body: req.body }, opts.signal, expected, operation)
     if (answer.error === undefined && answer.statusCode === expected) return answer.body
     if (answer.statusCode === undefined) throw fromTransportError(answer.error, operation, opts.signal)
     if (answer.statusCode !== expected) {
       // CIC's error body is never forwarded (it may echo what was sent); a little was read for the log, the rest dropped.
-      // It may also echo the password or token we sent: those are cut out before it is logged or shown.
-      const message = scrub(answer.error === undefined ? cicMessage(answer.body) : undefined, sentSecrets(req))
+      // It may echo the password or token we sent, or any other secret the gateway holds: all are cut out before it is logged or shown.
+      const message = this.scrub(answer.error === undefined ? cicMessage(answer.body) : undefined, req)
       throw new CicError({
         kind: 'status',
         operation,
@@ -155,7 +167,15 @@ export class CicClient {
     const e = fromTransportError(answer.error, operation, opts.signal)
     throw new CicError({ kind: e.kind === 'aborted' ? 'aborted' : 'protocol', operation, status: answer.statusCode, message: `CIC's ${answer.statusCode} answer to ${operation} was cut short`, notProcessed: false, code: e.code, cause: answer.error })
   }
+
+  private scrub (message: string | undefined, req: Request): string | undefined {
+    if (message === undefined) return undefined
+    // Cut after scrubbing, so a secret is never half-kept at the cut.
+    return this.secrets.scrub(message, sentSecrets(req)).slice(0, 200)
+  }
 }
+
+const BEARER = 'Bearer '
 
 interface Request {
   method: 'GET' | 'POST'
@@ -165,7 +185,7 @@ interface Request {
 }
 
 function bearer (token: string): Record<string, string> {
-  return { authorization: `Bearer ${token}` }
+  return { authorization: `${BEARER}${token}` }
 }
 
 function envelope (operation: CicOperation, json: unknown): ListEnvelope {
@@ -181,24 +201,16 @@ function envelope (operation: CicOperation, json: unknown): ListEnvelope {
   }
 }
 
-/** The secrets a request carries: its bearer token, or the password of a login form, in every encoding sent. */
+/** The secrets a request carries (its bearer token, or the password of a login form), should the shared list miss them. */
 function sentSecrets (req: Request): string[] {
   const out: string[] = []
   const auth = req.headers.authorization
-  if (auth !== undefined) out.push(auth.replace(/^Bearer /, ''))
+  if (auth !== undefined) out.push(auth.slice(BEARER.length))
   if (typeof req.body === 'string') {
     const password = new URLSearchParams(req.body).get('password')
-    if (password !== null && password !== '') out.push(password, new URLSearchParams({ password }).toString().slice('password='.length), encodeURIComponent(password))
+    if (password !== null) out.push(password)
   }
   return out.filter(s => s !== '')
-}
-
-function scrub (message: string | undefined, secrets: string[]): string | undefined {
-  if (message === undefined) return undefined
-  let out = message
-  for (const s of secrets) out = out.split(s).join('[redacted]')
-  // Cut after scrubbing, so a secret is never half-kept at the cut.
-  return out.slice(0, 200)
 }
 
 function cicMessage (raw: Buffer): string | undefined {

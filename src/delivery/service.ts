@@ -7,6 +7,7 @@ import { FolderResolver, type FolderTarget } from '../cic/folders.js'
 import { mailboxTarget } from '../cic/credentials.js'
 import { CicMailbox, type CircuitStateName } from '../cic/mailbox.js'
 import { lookupRetryPolicy, type CircuitSettings, type RetrySettings } from '../cic/resilience.js'
+import { Secrets } from '../cic/secrets.js'
 import { accountKey, TokenCache } from '../cic/tokens.js'
 import type { MailboxConfig } from '../config/index.js'
 import type { PreparedBody } from './body.js'
@@ -25,6 +26,11 @@ export interface DeliveryServiceOptions {
   onCircuitChange?: (mailbox: string, state: CircuitStateName) => void
   /** Metrics: every CIC call and every login (src/metrics.ts implements it). */
   observer?: DeliveryObserver
+  /**
+   * Every configured secret (Config.secrets: passwords, caller keys, proxy credentials): cut
+   * out of any text CIC sends back, whichever mailbox's call it answers.
+   */
+  secrets?: Iterable<string>
 }
 
 export interface DeliveryObserver {
@@ -50,9 +56,31 @@ export interface DeliveryReceipt {
   attempts: number
 }
 
+/**
+ * Why a mailbox is not ready: the code of the delivery failure its check met. A stable code
+ * only: /readyz needs no key, and CIC's own text (which may name accounts or people) goes to
+ * the log, never into the answer.
+ */
+export const READINESS_REASONS = [
+  'cic-login-failed',
+  'cic-folder-lookup-failed',
+  'cic-unreachable',
+  'cic-timeout',
+  'cic-connection-lost',
+  'cic-bad-response',
+  'cic-tls-untrusted',
+  'cic-unavailable',
+  'cic-rate-limited',
+  'cic-error',
+  'aborted',
+  'internal-error'
+] as const
+
+export type ReadinessReason = typeof READINESS_REASONS[number]
+
 export interface MailboxReadiness {
   ready: boolean
-  reason?: string
+  reason?: ReadinessReason
 }
 
 interface CachedReadiness {
@@ -66,7 +94,9 @@ export class DeliveryService {
   private readonly readiness = new Map<string, CachedReadiness>()
 
   constructor (private readonly opts: DeliveryServiceOptions) {
-    const client = new CicClient(opts.dispatcher, opts.observer?.cicCall)
+    // The mailboxes' passwords are added here too (a password file read at start-up is in the list already; a rotated one is added at login).
+    const secrets = new Secrets([...opts.secrets ?? [], ...opts.mailboxes.map(m => m.password)])
+    const client = new CicClient(opts.dispatcher, opts.observer?.cicCall, secrets)
     const names = new Map<string, string>()
     const lookupRetry = lookupRetryPolicy(opts.retry)
     const tokens = new TokenCache(client, {
@@ -150,7 +180,12 @@ export class DeliveryService {
     if (mailbox.isWarm()) return { ready: true }
     const result = mailbox.prepare().then(
       () => ({ ready: true }),
-      (err: unknown) => ({ ready: false, reason: readinessReason(err) })
+      (err: unknown): MailboxReadiness => {
+        const reason = readinessReason(err)
+        // One line per failed check (not per probe: the result is cached). CIC's text was scrubbed of every secret by the client.
+        this.opts.logger.warn({ event: 'readiness', mailbox: mailbox.name, reason, err: describe(err) }, 'mailbox not ready')
+        return { ready: false, reason }
+      }
     )
     this.readiness.set(mailbox.name, { at: now, result })
     return await result
@@ -161,10 +196,10 @@ export class DeliveryService {
   }
 }
 
-function readinessReason (err: unknown): string {
-  const failure = toDeliveryFailure(err, { replayable: false })
-  const cause = failure.cause instanceof Error ? failure.cause.message : undefined
-  return cause !== undefined && cause !== failure.message ? `${failure.title}: ${cause}` : failure.title
+/** The stable code of the failure, never its text. */
+function readinessReason (err: unknown): ReadinessReason {
+  const code = toDeliveryFailure(err, { replayable: false }).code
+  return (READINESS_REASONS as readonly string[]).includes(code) ? code as ReadinessReason : 'internal-error'
 }
 
 function describe (err: unknown): { message: string, status?: number } {

@@ -1,19 +1,40 @@
 // /livez checks the process only (a CIC outage must not restart every pod); /readyz checks
 // that the gateway can deliver, from cached state, and fails at once during shutdown.
 import type { FastifyInstance } from 'fastify'
-import type { DeliveryService } from '../delivery/service.js'
+import { READINESS_REASONS, type DeliveryService } from '../delivery/service.js'
 import type { Lifecycle } from '../lifecycle.js'
 import { PROBLEM_CONTENT_TYPE, problemType } from './problems.js'
-import { jsonResponse, problemResponse } from './schemas.js'
+import { jsonResponse, problemSchema } from './schemas.js'
 
 const mailboxReadiness = {
   type: 'object',
+  description: 'per mailbox name',
   additionalProperties: {
     type: 'object',
     required: ['ready'],
-    properties: { ready: { type: 'boolean' }, reason: { type: 'string' } }
+    properties: {
+      ready: { type: 'boolean' },
+      reason: {
+        type: 'string',
+        enum: [...READINESS_REASONS],
+        description: 'when not ready: the code of the failure the check met (as in the problem type of a refused delivery). ' +
+          'A code only, never CIC\'s text: the detail is in the gateway log (event "readiness")'
+      }
+    }
   }
 } as const
+
+const requestIdHeader = { 'x-request-id': { type: 'string', description: 'the caller\'s X-Request-Id when well-formed, else a new id' } }
+
+const notReady = {
+  description: 'not ready (a mailbox cannot log in or find its upload folder), or shutting down',
+  headers: requestIdHeader,
+  content: {
+    [PROBLEM_CONTENT_TYPE]: {
+      schema: { ...problemSchema, properties: { ...problemSchema.properties, mailboxes: mailboxReadiness } }
+    }
+  }
+}
 
 const livez = {
   summary: 'Liveness: the process runs (never checks CIC)',
@@ -26,7 +47,7 @@ const readyz = {
   operationId: 'getReadyz',
   response: {
     200: jsonResponse('every mailbox can deliver', { type: 'object', required: ['status', 'mailboxes'], properties: { status: { type: 'string', enum: ['ready'] }, mailboxes: mailboxReadiness } }),
-    503: problemResponse('not ready (a mailbox cannot log in or find its upload folder), or shutting down')
+    503: notReady
   }
 }
 
@@ -48,7 +69,8 @@ export async function healthRoutes (app: FastifyInstance, opts: HealthRouteOptio
       type: problemType('not-ready'),
       title: 'Not ready',
       status: 503,
-      detail: Object.entries(readiness.mailboxes).filter(([, r]) => !r.ready).map(([name, r]) => `${name}: ${r.reason ?? 'not ready'}`).join('; '),
+      // Mailbox names (configuration) and reason codes only: nothing CIC said.
+      detail: `not ready: ${Object.entries(readiness.mailboxes).filter(([, r]) => !r.ready).map(([name, r]) => `${name} (${r.reason ?? 'not-ready'})`).join(', ')}`,
       mailboxes: readiness.mailboxes,
       requestId: request.id
     })
