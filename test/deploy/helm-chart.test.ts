@@ -20,7 +20,17 @@ const cases: Record<string, RenderOptions> = {
       'cic.baseUrl': 'https://acme.cleointegration.com',
       'cic.username': 'acme_gateway'
     }
-  }
+  },
+  'redis.url with 3 replicas, password Secret, CA ConfigMap, NetworkPolicy': {
+    set: {
+      'redis.url': 'rediss://redis.data.svc:6380/1',
+      'redis.existingSecret': 'redis-credentials',
+      'redis.caConfigMap': 'redis-ca-bundle',
+      replicaCount: '3',
+      'networkPolicy.enabled': 'true'
+    }
+  },
+  'per-replica keys acknowledged': { set: { replicaCount: '2', 'redis.perReplicaKeysAcknowledged': 'true' } }
 }
 
 async function render (options: RenderOptions): Promise<Manifest[]> {
@@ -97,7 +107,7 @@ t.test('default values render the base objects; optional ones follow their switc
   t.equal(hpa.apiVersion, 'autoscaling/v2')
   t.same(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment(allOn).metadata.name })
   t.equal(deployment(allOn).spec.replicas, undefined, 'with autoscaling on, the Deployment leaves replicas to the HPA')
-  t.equal(deployment(base).spec.replicas, 2)
+  t.equal(deployment(base).spec.replicas, 1, 'one pod by default (no shared store)')
 
   const pdb = find(base, 'PodDisruptionBudget')!
   t.equal(pdb.apiVersion, 'policy/v1')
@@ -212,7 +222,7 @@ t.test('checksum annotations change exactly when the Secret or the ConfigMap doe
   const level = await annotations({ 'gateway.logLevel': 'debug' })
   t.not(level['checksum/config'], before['checksum/config'], 'new environment: new config checksum')
 
-  const unrelated = await annotations({ replicaCount: '5' })
+  const unrelated = await annotations({ replicaCount: '5', 'redis.perReplicaKeysAcknowledged': 'true' })
   t.same(unrelated, before, 'an unrelated change rolls nothing')
 
   const existing = async (name: string): Promise<string> =>
@@ -299,8 +309,168 @@ t.test('NetworkPolicy: ingress only from labelled namespaces or pods, egress onl
   t.same(find(narrowed, 'NetworkPolicy')!.spec.egress[1].to, [{ ipBlock: { cidr: '203.0.113.0/24' } }], 'CIC ranges can be narrowed')
 })
 
+/** helm template that must fail; returns its error output. */
+async function refused (set: Record<string, string>): Promise<{ code: number, stderr: string }> {
+  const result = await helmTemplate(tool('helm'), { set })
+  return { code: result.code, stderr: result.stderr }
+}
+
+const envOf = (manifests: Manifest[]): Record<string, string> => find(manifests, 'ConfigMap')!.data!
+
+t.test('replicas: one pod and no HPA without Redis; several only with redis.url or an explicit acknowledgement', { skip }, async (t) => {
+  const base = await render({})
+  t.equal(deployment(base).spec.replicas, 1, 'default: one pod')
+  t.equal(find(base, 'HorizontalPodAutoscaler'), undefined, 'default: no HPA')
+  t.notOk(Object.keys(envOf(base)).some((k) => k.startsWith('REDIS_')), 'default: no REDIS_* variable, the store is in memory')
+
+  const shared = await render({ set: { 'redis.url': 'redis://redis.data.svc:6379/0' } })
+  t.equal(deployment(shared).spec.replicas, 2, 'redis.url alone: two pods (a drain never leaves none)')
+  t.equal(envOf(shared).REDIS_URL, 'redis://redis.data.svc:6379/0')
+  t.equal(envOf(shared).REDIS_KEY_PREFIX, 'cic-gateway:', 'the default key prefix')
+
+  const three = await render({ set: { 'redis.url': 'redis://redis.data.svc:6379/0', replicaCount: '3', 'redis.keyPrefix': 'team-a:' } })
+  t.equal(deployment(three).spec.replicas, 3, 'redis.url with replicaCount=3: three pods')
+  t.equal(envOf(three).REDIS_KEY_PREFIX, 'team-a:')
+  const scaled = await render({ set: { 'redis.url': 'redis://redis.data.svc:6379/0', 'autoscaling.enabled': 'true' } })
+  t.ok(find(scaled, 'HorizontalPodAutoscaler'), 'redis.url with autoscaling: an HPA')
+
+  for (const set of [{ replicaCount: '2' }, { replicaCount: '3' }]) {
+    const result = await refused(set)
+    t.not(result.code, 0, `refused without Redis: ${JSON.stringify(set)}`)
+    t.match(result.stderr, new RegExp(`replicaCount=${set.replicaCount} needs redis\\.url`), 'the message names redis.url')
+    t.match(result.stderr, /uploads the document to CIC again/, 'and says what would go wrong')
+    t.match(result.stderr, /redis\.perReplicaKeysAcknowledged=true/, 'and how to accept it anyway')
+  }
+  const hpa = await refused({ 'autoscaling.enabled': 'true' })
+  t.not(hpa.code, 0, 'autoscaling without Redis is refused')
+  t.match(hpa.stderr, /autoscaling\.enabled=true needs redis\.url/)
+  t.not((await refused({ replicaCount: '1', 'autoscaling.enabled': 'true' })).code, 0, 'even with replicaCount=1')
+
+  const acknowledged = await render({ set: { replicaCount: '3', 'redis.perReplicaKeysAcknowledged': 'true' } })
+  t.equal(deployment(acknowledged).spec.replicas, 3, 'acknowledged: three pods with per-pod keys')
+  t.notOk(envOf(acknowledged).REDIS_URL)
+  const acknowledgedHpa = await render({ set: { 'autoscaling.enabled': 'true', 'redis.perReplicaKeysAcknowledged': 'true' } })
+  t.ok(find(acknowledgedHpa, 'HorizontalPodAutoscaler'), 'acknowledged: autoscaling renders')
+})
+
+t.test('redis.existingSecret: the password is a mounted file (REDIS_PASSWORD_FILE), never an environment value', { skip }, async (t) => {
+  const manifests = await render({ set: { 'redis.url': 'rediss://cic-gateway@redis.data.svc:6380/0', 'redis.existingSecret': 'redis-credentials', 'redis.existingSecretKey': 'redis-password' } })
+  const env = envOf(manifests)
+  const pod = deployment(manifests).spec.template.spec
+  const volume = pod.volumes.find((v: any) => v.secret?.secretName === 'redis-credentials')
+  t.ok(volume, 'the Secret is a volume')
+  t.same(volume.secret.items, [{ key: 'redis-password', path: 'password' }], 'only the password key is mounted')
+  t.equal(volume.secret.defaultMode, 0o440)
+  const mount = container(manifests).volumeMounts.find((m: any) => m.name === volume.name)
+  t.equal(mount.readOnly, true)
+  t.equal(env.REDIS_PASSWORD_FILE, `${mount.mountPath}/password`, 'REDIS_PASSWORD_FILE names the mounted file')
+  t.equal(env.REDIS_PASSWORD, undefined, 'no REDIS_PASSWORD in the ConfigMap')
+  const c = container(manifests)
+  t.notOk((c.env ?? []).some((e: any) => /^REDIS_/.test(e.name)), 'no REDIS_* in the container env')
+  t.notMatch(JSON.stringify(deployment(manifests)), /secretKeyRef/, 'no Secret read into the environment')
+  t.equal(find(manifests, 'Secret'), undefined, 'the chart renders no Secret for it')
+  t.equal(env.REDIS_URL, 'rediss://cic-gateway@redis.data.svc:6380/0', 'an ACL user name in the URL is fine')
+
+  const withoutSecret = await render({ set: { 'redis.url': 'redis://redis:6379' } })
+  t.equal(envOf(withoutSecret).REDIS_PASSWORD_FILE, undefined, 'no Secret, no password file')
+  t.notOk(deployment(withoutSecret).spec.template.spec.volumes.some((v: any) => v.name === 'redis-password'))
+
+  const inUrl = await refused({ 'redis.url': 'redis://:hunter2@redis:6379/0' })
+  t.not(inUrl.code, 0, 'a password inside redis.url is refused')
+  t.match(inUrl.stderr, /redis\.url must not carry a password.*redis\.existingSecret/)
+  t.notMatch(inUrl.stderr, /hunter2/, 'and not echoed')
+  const userAndPassword = await refused({ 'redis.url': 'redis://gw:hunter2@redis:6379/0' })
+  t.not(userAndPassword.code, 0)
+  const orphan = await refused({ 'redis.existingSecret': 'redis-credentials' })
+  t.not(orphan.code, 0, 'a Redis Secret without redis.url is refused (it would be unused)')
+  t.match(orphan.stderr, /redis\.existingSecret is set but redis\.url is not/)
+})
+
+t.test('Redis CA: from a ConfigMap, a Secret, inline or a path, always passed as REDIS_CA_FILE; TLS only', { skip }, async (t) => {
+  const url = 'rediss://redis.data.svc:6380/0'
+  const mountedFile = (manifests: Manifest[], file: string): { volume: any, mount: any } => {
+    const mount = container(manifests).volumeMounts.find((m: any) => file.startsWith(`${m.mountPath}/`))
+    const volume = deployment(manifests).spec.template.spec.volumes.find((v: any) => v.name === mount?.name)
+    return { volume, mount }
+  }
+  const fromConfigMap = await render({ set: { 'redis.url': url, 'redis.caConfigMap': 'trust-bundle', 'redis.caKey': 'bundle.pem' } })
+  const cmFile = envOf(fromConfigMap).REDIS_CA_FILE!
+  const cm = mountedFile(fromConfigMap, cmFile)
+  t.same(cm.volume.configMap, { name: 'trust-bundle', items: [{ key: 'bundle.pem', path: cmFile.split('/').at(-1) }] }, 'the ConfigMap key is the file REDIS_CA_FILE names')
+  t.equal(cm.mount.readOnly, true)
+
+  const fromSecret = await render({ set: { 'redis.url': url, 'redis.caSecret': 'redis-tls' } })
+  const secretFile = envOf(fromSecret).REDIS_CA_FILE!
+  const sec = mountedFile(fromSecret, secretFile)
+  t.equal(sec.volume.secret.secretName, 'redis-tls')
+  t.same(sec.volume.secret.items, [{ key: 'ca.crt', path: secretFile.split('/').at(-1) }], 'default key ca.crt (cert-manager)')
+
+  const inline = await render({ set: { 'redis.url': url, 'redis.caBundle': '-----BEGIN CERTIFICATE-----' } })
+  const inlineFile = envOf(inline).REDIS_CA_FILE!
+  const files = find(inline, 'ConfigMap', '-files')!
+  t.match(files.data![inlineFile.split('/').at(-1)!], /BEGIN CERTIFICATE/, 'inline PEM in the files ConfigMap')
+  t.equal(mountedFile(inline, inlineFile).volume.configMap.name, files.metadata.name)
+
+  const path = await render({ set: { 'redis.url': url, 'redis.caFile': '/etc/ssl/corporate/redis.pem' } })
+  t.equal(envOf(path).REDIS_CA_FILE, '/etc/ssl/corporate/redis.pem', 'a path the pod already has, as is')
+
+  const noTls = await refused({ 'redis.url': 'redis://redis:6379', 'redis.caSecret': 'redis-tls' })
+  t.not(noTls.code, 0, 'a CA with redis:// is refused')
+  t.match(noTls.stderr, /needs a rediss:\/\/ redis\.url/)
+  const two = await refused({ 'redis.url': url, 'redis.caSecret': 'redis-tls', 'redis.caFile': '/x.pem' })
+  t.not(two.code, 0, 'two CA sources are refused')
+  t.match(two.stderr, /set only one of redis\.caBundle/)
+})
+
+t.test('NetworkPolicy: egress to Redis on the port of redis.url, to the configured peers', { skip }, async (t) => {
+  const egress = async (set: Record<string, string>): Promise<any[]> =>
+    find(await render({ set: { 'networkPolicy.enabled': 'true', ...set } }), 'NetworkPolicy')!.spec.egress
+  t.equal((await egress({})).length, 2, 'without redis.url: DNS and CIC only')
+
+  const [, , redis, ...more] = await egress({ 'redis.url': 'rediss://redis.data.svc:6380/0' })
+  t.same(more, [])
+  t.same(redis.ports, [{ port: 6380, protocol: 'TCP' }], 'the port of redis.url')
+  t.equal(redis.to, undefined, 'no peers configured: any address, on that port only')
+
+  const [, , defaultPort] = await egress({ 'redis.url': 'redis://redis' })
+  t.same(defaultPort.ports, [{ port: 6379, protocol: 'TCP' }], '6379 when the URL names no port')
+  const [, , overridden] = await egress({ 'redis.url': 'redis://redis', 'networkPolicy.egress.redis.port': '16379' })
+  t.same(overridden.ports, [{ port: 16379, protocol: 'TCP' }], 'networkPolicy.egress.redis.port overrides it')
+
+  const [, , selected] = await egress({
+    'redis.url': 'redis://redis.data.svc:6379',
+    'networkPolicy.egress.redis.namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': 'data',
+    'networkPolicy.egress.redis.podSelector.matchLabels.app\\.kubernetes\\.io/name': 'redis',
+    'networkPolicy.egress.redis.cidrs[0]': '10.20.0.0/24'
+  })
+  t.same(selected.to, [
+    { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'data' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'redis' } } },
+    { ipBlock: { cidr: '10.20.0.0/24' } }
+  ], 'the Redis pods (namespace and pod labels together), or the given addresses')
+  const [, , podsOnly] = await egress({ 'redis.url': 'redis://redis:6379', 'networkPolicy.egress.redis.podSelector.matchLabels.app': 'redis' })
+  t.same(podsOnly.to, [{ podSelector: { matchLabels: { app: 'redis' } } }], 'pods of the release namespace')
+
+  const allOn = find(await render({ valuesFiles: [allOnValues] }), 'NetworkPolicy')!.spec.egress
+  t.ok(allOn.some((r: any) => r.ports?.[0]?.port === 6380 && r.to?.length === 2), 'ci/all-on-values.yaml: the Redis rule, with its peers')
+})
+
+t.test("the chart README's Redis install renders as written", { skip }, async (t) => {
+  const readme = await readFile(join(chartDir, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Replicas and Redis'), readme.indexOf('## Shutdown'))
+  const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!.replace(/\\\n\s*/g, ' ')
+  const command = block.split('\n').find((l) => l.startsWith('helm template '))!
+  const args = command.split(/\s+/).slice(1)
+  const result = await run(tool('helm'), [...args, '--kube-version', '1.37.0'], { cwd: join(chartDir, '..', '..') })
+  t.equal(result.code, 0, result.stderr)
+  const manifests = parseManifests(result.stdout)
+  t.equal(deployment(manifests).spec.replicas, 3)
+  const secretName = /create secret generic (\S+)/.exec(block)![1]
+  t.ok(deployment(manifests).spec.template.spec.volumes.some((v: any) => v.secret?.secretName === secretName), 'the documented Secret is mounted')
+  t.match(block, /--from-file=password=/, 'with the key the chart reads by default')
+})
+
 t.test('values.schema.json rejects unknown and mistyped values', { skip }, async (t) => {
-  const refused: Array<Record<string, string>> = [{ replicaCont: '2' }, { 'podDisruptionBudget.enable': 'true' }, { 'service.type': 'NodePort' }, { 'gateway.logLevel': 'verbose' }, { 'cic.baseUrl': 'ftp://x' }, { 'cic.baseUrl': 'http://acme.cleointegration.com' }]
+  const refused: Array<Record<string, string>> = [{ replicaCont: '2' }, { 'podDisruptionBudget.enable': 'true' }, { 'service.type': 'NodePort' }, { 'gateway.logLevel': 'verbose' }, { 'cic.baseUrl': 'ftp://x' }, { 'cic.baseUrl': 'http://acme.cleointegration.com' }, { 'redis.url': 'http://redis:6379' }, { 'redis.url': 'redis://redis:6379/cache' }, { 'redis.keyPrefix': '' }, { 'redis.perReplicaKeysAcknowledged': 'maybe' }, { 'redis.existingSecretKey': 'a/b' }]
   for (const set of refused) {
     const result = await helmTemplate(tool('helm'), { set })
     t.not(result.code, 0, `refused: ${JSON.stringify(set)}`)
@@ -332,6 +502,12 @@ t.test('NOTES.txt renders, with the Service URL and warnings for missing credent
   const configured = await renderNotes(['--set', 'existingSecret=creds', '--set', 'cic.baseUrl=https://acme.cleointegration.com', '--set', 'cic.username=u'])
   t.notMatch(configured, /WARNING/)
   t.match(configured, 'kubectl -n integrations rollout restart deployment/gw-cic-gateway')
+  t.match(bare, /One pod, Idempotency-Key records in its memory\. For more pods .* set redis\.url/)
+  const shared = await renderNotes(['--set', 'redis.url=redis://redis.data.svc:6379/0', '--set', 'replicaCount=3'])
+  t.match(shared, /Idempotency-Key records and CIC tokens in Redis at redis\.data\.svc:6379/)
+  t.match(shared, /appendonly yes and maxmemory-policy noeviction/)
+  const perPod = await renderNotes(['--set', 'replicaCount=3', '--set', 'redis.perReplicaKeysAcknowledged=true'])
+  t.match(perPod, /WARNING: several pods without redis\.url/)
 })
 
 t.test('the chart README documents every value', async (t) => {

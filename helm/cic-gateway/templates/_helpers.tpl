@@ -90,3 +90,73 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "cic-gateway.mountsSecret" -}}
 {{- if or .Values.existingSecret (include "cic-gateway.rendersSecret" .) }}true{{ end }}
 {{- end }}
+
+{{/* Pods when autoscaling is off: replicaCount, or by default one without redis.url and two with it. */}}
+{{- define "cic-gateway.replicas" -}}
+{{- if kindIs "invalid" .Values.replicaCount }}
+{{- if .Values.redis.url }}2{{ else }}1{{ end }}
+{{- else }}
+{{- int .Values.replicaCount }}
+{{- end }}
+{{- end }}
+
+{{/* The port of redis.url (6379 when it names none). */}}
+{{- define "cic-gateway.redisPort" -}}
+{{- $port := regexFind ":[0-9]+$" (urlParse .Values.redis.url).host | trimPrefix ":" }}
+{{- default "6379" $port }}
+{{- end }}
+
+{{/* Where the Redis CA is mounted; "" when none is configured. */}}
+{{- define "cic-gateway.redisCaFile" -}}
+{{- $r := .Values.redis }}
+{{- if $r.caBundle }}/etc/cic-gateway/config/redis-ca.pem
+{{- else if or $r.caSecret $r.caConfigMap }}/etc/cic-gateway/redis-ca/ca.pem
+{{- else if $r.caFile }}{{ $r.caFile }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the -files ConfigMap (config.yaml, CA bundles) is rendered and mounted. */}}
+{{- define "cic-gateway.hasFiles" -}}
+{{- if or .Values.config .Values.cic.caBundle .Values.redis.caBundle }}true{{ end }}
+{{- end }}
+
+{{/*
+Refuses values that would break the delivery guarantee or leak the Redis password:
+several pods without a shared store (each would keep its own Idempotency-Key records, so a
+resend reaching another pod uploads the document again), a password inside redis.url (it
+would land in the ConfigMap), Redis settings without redis.url, a CA without TLS.
+*/}}
+{{- define "cic-gateway.validateRedis" -}}
+{{- $r := .Values.redis }}
+{{- if not $r.url }}
+{{- if not $r.perReplicaKeysAcknowledged }}
+{{- if .Values.autoscaling.enabled }}
+{{- fail "autoscaling.enabled=true needs redis.url: without a shared Redis each pod keeps its own Idempotency-Key records, and a resend that reaches another pod uploads the document to CIC again. Set redis.url, or set redis.perReplicaKeysAcknowledged=true to accept per-pod keys." }}
+{{- end }}
+{{- $replicas := int (include "cic-gateway.replicas" .) }}
+{{- if gt $replicas 1 }}
+{{- fail (printf "replicaCount=%d needs redis.url: without a shared Redis each pod keeps its own Idempotency-Key records, and a resend that reaches another pod uploads the document to CIC again. Set redis.url, or replicaCount=1, or redis.perReplicaKeysAcknowledged=true to accept per-pod keys." $replicas) }}
+{{- end }}
+{{- end }}
+{{- range $name := list "existingSecret" "caBundle" "caSecret" "caConfigMap" "caFile" }}
+{{- if index $r $name }}
+{{- fail (printf "redis.%s is set but redis.url is not" $name) }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- $u := urlParse $r.url }}
+{{- if contains ":" $u.userinfo }}
+{{- fail "redis.url must not carry a password (it would be stored in the ConfigMap): put it in a Secret named by redis.existingSecret (a user name, redis://user@host, is fine)" }}
+{{- end }}
+{{- $cas := 0 }}
+{{- range $name := list "caBundle" "caSecret" "caConfigMap" "caFile" }}
+{{- if index $r $name }}{{ $cas = add1 $cas }}{{ end }}
+{{- end }}
+{{- if gt $cas 1 }}
+{{- fail "set only one of redis.caBundle, redis.caSecret, redis.caConfigMap, redis.caFile" }}
+{{- end }}
+{{- if and (gt $cas 0) (ne $u.scheme "rediss") }}
+{{- fail "a Redis CA (redis.caBundle, caSecret, caConfigMap or caFile) needs a rediss:// redis.url (TLS)" }}
+{{- end }}
+{{- end }}
+{{- end }}
