@@ -33,13 +33,19 @@ t.test('docker-compose.yml is valid against the Compose specification', { skip }
   const result = await validate(join(repoRoot, 'docker-compose.yml'))
   t.equal(result.code, 0, result.output)
 
-  // Negative control: the schema does catch a misspelt key.
+  // Negative controls: the schema does catch a misspelt key, in a service and in the
+  // gateways' shared block (x-gateway, merged into both).
   const dir = await mkdtemp(join(tmpdir(), 'cic-gateway-compose-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await writeFile(join(dir, 'docker-compose.yml'), text.replace('depends_on:', 'depend_on:'))
+  await writeFile(join(dir, 'docker-compose.yml'), text.replace('    expose:', '    exposes:'))
   const bad = await validate(join(dir, 'docker-compose.yml'))
   t.not(bad.code, 0)
-  t.match(bad.output, /depend_on/)
+  t.match(bad.output, /exposes/)
+  const merged = text.replace('  depends_on:', '  depend_on:')
+  t.not(merged, text)
+  await writeFile(join(dir, 'docker-compose.yml'), merged)
+  const badMerged = await validate(join(dir, 'docker-compose.yml'))
+  t.not(badMerged.code, 0, 'a key misspelt in x-gateway is caught where it is merged')
 })
 
 t.test('the documented real-tenant variant is a valid Compose file too', { skip }, async (t) => {
@@ -65,7 +71,7 @@ t.test('the documented real-tenant variant is a valid Compose file too', { skip 
 
 t.test('simulator and gateway from the same image, healthy in order', async (t) => {
   const { simulator, gateway } = compose.services
-  t.same(Object.keys(compose.services).sort(), ['gateway', 'simulator'])
+  t.same(Object.keys(compose.services).sort(), ['gateway', 'gateway-2', 'redis', 'simulator'])
   t.equal(simulator.image, gateway.image, 'one image')
   t.same(simulator.build, gateway.build)
   t.equal(gateway.build.context, '.')
@@ -81,7 +87,7 @@ t.test('simulator and gateway from the same image, healthy in order', async (t) 
   t.match(simulator.healthcheck.test.join(' '), /_sim\/health/)
   t.match(gateway.healthcheck.test.join(' '), /\/livez/)
 
-  t.same(gateway.depends_on, { simulator: { condition: 'service_healthy' } })
+  t.same(gateway.depends_on, { simulator: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } })
   t.same(gateway.ports, ['8080:8080'], 'the gateway on localhost:8080')
   t.equal(gateway.environment.CIC_BASE_URL, 'http://simulator:8081')
   t.equal(simulator.environment.SIMULATOR_PORT, '8081')
@@ -98,3 +104,41 @@ function parseDuration (value: string): number {
   if (m === null) throw new Error(`unsupported duration ${value}`)
   return Number(m[1]) * (m[2] === 'm' ? 60 : 1)
 }
+
+t.test('Redis keeps the shared state: append-only file on a volume, no eviction, compose network only', async (t) => {
+  const { redis } = compose.services
+  t.match(redis.image, /^(valkey\/valkey|redis):\d/, 'Valkey or Redis, a pinned major version')
+  const args: string[] = redis.command
+  const option = (name: string): string | undefined => {
+    const i = args.indexOf(`--${name}`)
+    return i === -1 ? undefined : args[i + 1]
+  }
+  t.match(args[0], /^(valkey|redis)-server$/)
+  t.equal(option('appendonly'), 'yes', 'every write goes to the append-only file')
+  t.equal(option('appendfsync'), 'everysec', 'fsync once a second (what the README states)')
+  t.equal(option('maxmemory-policy'), 'noeviction', 'a full Redis refuses writes instead of evicting records')
+  t.match(option('maxmemory'), /^\d+(mb|gb)$/, 'memory bounded')
+  const [volume] = redis.volumes as string[]
+  const [name, target] = volume!.split(':')
+  t.equal(target, '/data', 'the data folder is a volume')
+  t.ok(name! in (compose.volumes ?? {}), 'a named volume: it outlives `docker compose down`')
+  t.equal(redis.ports, undefined, 'not published on the host')
+  t.same(redis.expose, ['6379'])
+  t.equal(redis.read_only, true)
+  t.match(redis.healthcheck.test.join(' '), /ping/)
+})
+
+t.test('both demo gateways share one Redis and differ only in their host port', async (t) => {
+  const { gateway, 'gateway-2': second, redis } = compose.services
+  const url = new URL(gateway.environment.REDIS_URL)
+  t.equal(url.protocol, 'redis:')
+  t.equal(url.hostname, 'redis', 'the compose service')
+  t.equal(url.port, redis.expose[0])
+  t.equal(gateway.environment.REDIS_KEY_PREFIX, 'cic-gateway:')
+  t.notOk(gateway.environment.REDIS_PASSWORD, 'no Redis password inline')
+  const { ports: p1, ...rest1 } = gateway
+  const { ports: p2, ...rest2 } = second
+  t.same(rest2, rest1, 'same image, command, environment (REDIS_URL), health check and limits')
+  t.same(p1, ['8080:8080'])
+  t.same(p2, ['8082:8080'])
+})
