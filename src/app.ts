@@ -22,7 +22,7 @@ import { frameworkErrorHandler, registerProblemHandlers, sendProblem } from './h
 import type { Lifecycle } from './lifecycle.js'
 import type { Metrics } from './metrics.js'
 import { scalarLineLogger } from './logger.js'
-import { closeInStages, STAGED_CLOSE_DEFAULTS } from './http/staged-close.js'
+import { closeInStages } from './http/staged-close.js'
 
 export interface AppDeps {
   config: Config
@@ -70,7 +70,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
   app.server.maxConnections = config.server.maxConnections
   // An answer given while the body is still arriving must reach the caller: close in stages.
-  closeInStages(app.server, STAGED_CLOSE_DEFAULTS)
+  closeInStages(app.server, { drainMs: config.server.lingerMs, drainBytes: config.server.lingerBytes })
   // Expect: 100-continue: the body is invited only once every check has passed.
   continueOnFirstRead(app.server)
 

@@ -42,7 +42,9 @@ function settings (values: EnvValues) {
       requestTimeoutMs: values.SERVER_REQUEST_TIMEOUT_SECONDS * s,
       headersTimeoutMs: values.SERVER_HEADERS_TIMEOUT_SECONDS * s,
       idleTimeoutMs: values.SERVER_IDLE_TIMEOUT_SECONDS * s,
-      keepAliveTimeoutMs: values.SERVER_KEEP_ALIVE_TIMEOUT_SECONDS * s
+      keepAliveTimeoutMs: values.SERVER_KEEP_ALIVE_TIMEOUT_SECONDS * s,
+      lingerMs: values.SERVER_LINGER_SECONDS * s,
+      lingerBytes: values.SERVER_LINGER_BYTES
     },
     pressure: { maxEventLoopDelayMs: values.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: values.MAX_HEAP_USED_BYTES },
     idempotency: { ttlMs: values.IDEMPOTENCY_TTL_SECONDS * s, maxKeys: values.IDEMPOTENCY_MAX_KEYS, maxBytes: values.IDEMPOTENCY_MAX_BYTES }

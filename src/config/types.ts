@@ -60,6 +60,9 @@ export interface ServerLimits {
   idleTimeoutMs: number
   /** Keep-alive longer than common load balancers' idle timeout (60 s), so they close first. */
   keepAliveTimeoutMs: number
+  /** After an answer given while the body still arrives: how long, and how many bytes, the closing connection keeps discarding input. */
+  lingerMs: number
+  lingerBytes: number
 }
 
 /** The shared store of several replicas (REDIS_*): Idempotency-Key records and CIC tokens. */

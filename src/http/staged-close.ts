@@ -14,7 +14,9 @@
 //      or `drainBytes` have been discarded, or `drainMs` have passed;
 //   4. then destroy.
 // The bounds keep the cost of a refused caller small: at most `drainBytes` read into
-// nothing, and the connection held at most `drainMs` after the answer.
+// nothing, and the connection held at most `drainMs` after the answer (SERVER_LINGER_BYTES,
+// SERVER_LINGER_SECONDS: 128 MiB and 5 s by default, so a client posting 64 MiB on a fast
+// link, or sending 25 MB/s for 5 s, still reads its answer; `drainMs` 0 closes at once).
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 
@@ -24,9 +26,6 @@ export interface StagedCloseOptions {
   /** Most bytes discarded after the answer; past them the connection is dropped. */
   drainBytes: number
 }
-
-/** 5 s and 128 MiB: a client posting 64 MiB on a fast link, or ~25 MB/s for 5 s, still reads its answer. */
-export const STAGED_CLOSE_DEFAULTS: StagedCloseOptions = { drainMs: 5000, drainBytes: 128 * 1024 * 1024 }
 
 /** Node's internal view of a server socket (node:_http_server); every field is checked before use. */
 interface HttpSocket extends Socket {
@@ -40,7 +39,7 @@ interface HttpSocket extends Socket {
  * while request bytes may still be on their way. Connections whose request was read to the
  * end close as before.
  */
-export function closeInStages (server: Server, opts: StagedCloseOptions = STAGED_CLOSE_DEFAULTS): void {
+export function closeInStages (server: Server, opts: StagedCloseOptions): void {
   server.on('connection', (socket: HttpSocket) => {
     const destroySoon = socket.destroySoon
     if (typeof destroySoon !== 'function') return
