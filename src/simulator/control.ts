@@ -1,8 +1,8 @@
 // The /_sim/ control API: drives a simulator running in another process (soak script, docker compose).
 import { readBody } from './body.js'
 import type { Exchange } from './exchange.js'
-import { checkFault, isOperation, isSettingName, type SimulatorSettings } from './options.js'
-import type { Simulator } from './server.js'
+import { checkFault, checkSettings, isOperation, type SimulatorSettings } from './options.js'
+import type { Simulator } from './handle.js'
 
 const CONTROL_BODY_LIMIT = 64 * 1024
 const OK = { status: 'ok' }
@@ -44,11 +44,9 @@ export async function control (sim: Simulator, ex: Exchange, path: string): Prom
           sim.inject(operation, checkFault(fault))
           return await ex.json(200, OK)
         }
-        // null clears an optional setting (JSON has no undefined).
-        for (const [name, value] of Object.entries(input as Record<string, unknown>)) {
-          if (!isSettingName(name)) throw new TypeError(`unknown simulator option ${name}`)
-          sim.setOption(name, (value ?? undefined) as SimulatorSettings[typeof name])
-        }
+        // null clears an optional setting (JSON has no undefined). Every mistake is named at once, and then nothing changes.
+        const changes = checkSettings(input)
+        for (const name of Object.keys(changes) as Array<keyof SimulatorSettings>) sim.setOption(name, changes[name])
         return await ex.json(200, sim.settings)
       } catch (error) {
         return ex.error(400, error instanceof Error ? error.message : String(error))
