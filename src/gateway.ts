@@ -15,8 +15,7 @@ import { buildMetricsServer } from './http/metrics.js'
 import { createLifecycle, type Lifecycle } from './lifecycle.js'
 import { Metrics } from './metrics.js'
 import { logSecurityPosture } from './posture.js'
-
-const IDEMPOTENCY_LEASE_MS = 30_000
+import { createRedisStores } from './redis.js'
 
 export interface Gateway {
   app: FastifyInstance
@@ -38,7 +37,9 @@ export interface Gateway {
 export async function createGateway (config: Config, logger: Logger): Promise<Gateway> {
   const spool = new Spool(config.spoolDir)
   await spool.init()
-  const metrics = new Metrics({ mailboxes: config.mailboxes.map(m => m.name), spool })
+  // With REDIS_URL, Idempotency-Key records and CIC tokens are shared by every replica.
+  const shared = config.redis === undefined ? undefined : createRedisStores({ ...config.redis, idempotencyTtlMs: config.idempotency.ttlMs }, logger)
+  const metrics = new Metrics({ mailboxes: config.mailboxes.map(m => m.name), spool, sharedStore: shared })
   const delivery = new DeliveryService({
     mailboxes: config.mailboxes,
     defaultMailbox: config.defaultMailbox,
@@ -50,15 +51,19 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
     retry: config.retry,
     circuit: config.circuit,
     secrets: config.secrets,
+    tokenStore: shared?.tokens,
     onCircuitChange: (mailbox, state) => { metrics.setCircuitState(mailbox, state) },
     observer: { cicCall: metrics.cicCall, login: (mailbox, result) => { metrics.login(mailbox, result) } }
   })
   const lifecycle = createLifecycle()
   logSecurityPosture(config, logger)
   const uploads = new ConcurrencyLimit(config.maxConcurrentUploads)
-  const idempotencyStore = new MemoryIdempotencyStore(config.idempotency)
+  // Commands fail until the first connection: wait briefly, but start either way (keyed
+  // requests get 503 until Redis answers; the rest work).
+  if (shared !== undefined && !await shared.ready(5000)) logger.warn({ event: 'redis.state', up: false }, 'Redis not reachable at start: keyed requests get 503 until it is')
+  const idempotencyStore: IdempotencyStore = shared?.idempotency ?? new MemoryIdempotencyStore(config.idempotency)
   // The lease matters only to a shared store, where an owner can die without its store.
-  const idempotency = new Idempotency({ store: idempotencyStore, leaseMs: IDEMPOTENCY_LEASE_MS })
+  const idempotency = new Idempotency({ store: idempotencyStore, leaseMs: config.idempotency.leaseMs })
   const app = await buildApp({ config, delivery, spool, lifecycle, logger, uploads, idempotency, metrics })
   const metricsServer = config.metricsPort !== undefined ? await buildMetricsServer(metrics, logger) : undefined
   return {
@@ -82,6 +87,7 @@ export async function createGateway (config: Config, logger: Logger): Promise<Ga
       await metricsServer?.close()
       await delivery.close()
       await idempotencyStore.close()
+      await shared?.close()
     }
   }
 }

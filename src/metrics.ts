@@ -81,6 +81,8 @@ export interface MetricsOptions {
   mailboxes: readonly string[]
   /** Read at each scrape for cic_gateway_spool_bytes. */
   spool?: { readonly bytesInUse: number }
+  /** With REDIS_URL: read at each scrape for cic_gateway_idempotency_store_up. */
+  sharedStore?: { readonly up: boolean }
 }
 
 export class Metrics implements DocumentMetrics {
@@ -150,6 +152,15 @@ export class Metrics implements DocumentMetrics {
       labelNames: ['mailbox'],
       registers
     })
+    const sharedStore = opts.sharedStore
+    if (sharedStore !== undefined) {
+      new Gauge({
+        name: `${METRIC_PREFIX}idempotency_store_up`,
+        help: 'Whether the shared Idempotency-Key store (Redis) answers: 1 up, 0 down (keyed requests then get 503; unkeyed ones are delivered).',
+        registers,
+        collect () { this.set(sharedStore.up ? 1 : 0) }
+      })
+    }
     const spool = opts.spool
     new Gauge({
       name: `${METRIC_PREFIX}spool_bytes`,

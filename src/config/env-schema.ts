@@ -53,6 +53,7 @@ export const EnvSchema = Type.Object({
   IDEMPOTENCY_TTL_SECONDS: int(1, 86400),
   IDEMPOTENCY_MAX_KEYS: int(1, 100000),
   IDEMPOTENCY_MAX_BYTES: int(65536, 268435456),
+  IDEMPOTENCY_LEASE_SECONDS: seconds(1, 30),
   GATEWAY_CONFIG_FILE: path(),
   GATEWAY_AUTH: Type.Optional(Type.Enum(['api-key', 'none'])),
   CIC_CA_FILE: path(),

@@ -47,7 +47,7 @@ function settings (values: EnvValues) {
       lingerBytes: values.SERVER_LINGER_BYTES
     },
     pressure: { maxEventLoopDelayMs: values.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: values.MAX_HEAP_USED_BYTES },
-    idempotency: { ttlMs: values.IDEMPOTENCY_TTL_SECONDS * s, maxKeys: values.IDEMPOTENCY_MAX_KEYS, maxBytes: values.IDEMPOTENCY_MAX_BYTES }
+    idempotency: { ttlMs: values.IDEMPOTENCY_TTL_SECONDS * s, maxKeys: values.IDEMPOTENCY_MAX_KEYS, maxBytes: values.IDEMPOTENCY_MAX_BYTES, leaseMs: values.IDEMPOTENCY_LEASE_SECONDS * s }
   } satisfies Partial<Config>
 }
 

@@ -120,5 +120,6 @@ export interface Config {
   server: ServerLimits
   /** @fastify/under-pressure thresholds; 0 disables one. */
   pressure: { maxEventLoopDelayMs: number, maxHeapUsedBytes: number }
-  idempotency: { ttlMs: number, maxKeys: number, maxBytes: number }
+  /** leaseMs: how long a claim outlives a replica that died holding it (renewed every third of it). */
+  idempotency: { ttlMs: number, maxKeys: number, maxBytes: number, leaseMs: number }
 }

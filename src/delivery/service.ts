@@ -8,6 +8,7 @@ import { mailboxTarget } from '../cic/credentials.js'
 import { CicMailbox, type CircuitStateName } from '../cic/mailbox.js'
 import { lookupRetryPolicy, type CircuitSettings, type RetrySettings } from '../cic/resilience.js'
 import { Secrets } from '../cic/secrets.js'
+import type { TokenStore } from '../cic/token-store.js'
 import { accountKey, TokenCache } from '../cic/tokens.js'
 import type { MailboxConfig } from '../config/index.js'
 import type { PreparedBody } from './body.js'
@@ -24,6 +25,8 @@ export interface DeliveryServiceOptions {
   retry: RetrySettings
   circuit: CircuitSettings
   onCircuitChange?: (mailbox: string, state: CircuitStateName) => void
+  /** With REDIS_URL: CIC tokens shared by every replica, so one login serves them all. */
+  tokenStore?: TokenStore
   /** Metrics: every CIC call and every login (src/metrics.ts implements it). */
   observer?: DeliveryObserver
   /**
@@ -109,7 +112,10 @@ export class DeliveryService {
         if (mailbox !== undefined) opts.observer?.login?.(mailbox, outcome)
         if (outcome === 'success') opts.logger.info({ event: 'cic.login', mailbox, outcome, requestId }, 'logged in to CIC')
         else opts.logger.warn({ event: 'cic.login', mailbox, outcome, requestId, err: describe(err) }, 'CIC login failed')
-      }
+      },
+      store: opts.tokenStore,
+      // The shared store down: this replica logs in itself (redis.ts logs the outage once).
+      onStoreError: () => {}
     })
     const folders = new FolderResolver(client, lookupRetry, (target: FolderTarget, folderId, requestId) => {
       opts.logger.info({ event: 'cic.folder', mailbox: names.get(accountKey(target)), folder: target.uploadFolder, folderId, requestId }, 'upload folder resolved')
