@@ -1,8 +1,8 @@
 // A mailbox's password, read again from its file before every login: a rotated secret
 // (a Kubernetes Secret volume is updated in place) is picked up without a restart.
 // Logins are rare (once per token lifetime), so the read costs nothing that matters.
-import { readFileSync } from 'node:fs'
 import type { MailboxConfig } from '../config/index.js'
+import { readSecretText } from '../config/secrets.js'
 import type { MailboxTarget } from './mailbox.js'
 
 export function mailboxTarget (m: MailboxConfig, onReadError?: (err: unknown) => void): MailboxTarget {
@@ -14,7 +14,7 @@ export function mailboxTarget (m: MailboxConfig, onReadError?: (err: unknown) =>
     enumerable: false,
     get (): string {
       try {
-        const value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+        const value = readSecretText(file)
         // An empty file is a secret being rewritten: keep the last good value.
         if (value !== '') last = value
       } catch (err) {
