@@ -61,7 +61,14 @@ export const EnvSchema = Type.Object({
   // The URL is parsed by redis.ts (it may hold a password: no pattern error may quote it).
   REDIS_URL: path(),
   REDIS_CA_FILE: path(),
-  REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$', default: 'cic-gateway:' })
+  REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$', default: 'cic-gateway:' }),
+  // Store and forward (outbox.ts): OUTBOX_DIR enables it. Seven days: a long weekend's CIC
+  // maintenance plus the time an operator needs to notice the age alert, before a document
+  // turns failed (kept, listed and retryable, never dropped).
+  OUTBOX_DIR: path(),
+  OUTBOX_MAX_BYTES: int(1, GIB),
+  OUTBOX_MAX_AGE_SECONDS: seconds(1, 7 * 24 * 3600),
+  OUTBOX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 })
 })
 
 export type EnvValues = Static<typeof EnvSchema>

@@ -1,12 +1,14 @@
 // Environment -> typed, validated Config. Every bad variable is reported in one ConfigError;
 // secrets are read here (including *_FILE mounts) and never appear in an error message.
 // Each part has its module: env-schema.ts (the variables), mailboxes.ts and file.ts (CIC
-// mailboxes, GATEWAY_CONFIG_FILE), auth.ts and keys.ts (callers), egress.ts, redis.ts.
+// mailboxes, GATEWAY_CONFIG_FILE), auth.ts and keys.ts (callers), egress.ts, redis.ts,
+// outbox.ts (store and forward).
 import { loadAuth } from './auth.js'
 import { loadEgress } from './egress.js'
 import { validateEnv, type EnvValues } from './env-schema.js'
 import { ConfigError, Findings } from './findings.js'
 import { loadMailboxes } from './mailboxes.js'
+import { loadOutbox } from './outbox.js'
 import { loadRedis } from './redis.js'
 import type { Env } from './secrets.js'
 import type { Config } from './types.js'
@@ -63,7 +65,8 @@ export function loadConfig (env: Env = process.env): Config {
   const auth = loadAuth(env, { production, requested: values?.GATEWAY_AUTH, fileCallers: callers }, found)
   const egress = loadEgress(env, values, found)
   const redis = loadRedis(env, values, found)
+  const outbox = loadOutbox(env, values, demo, found)
   if (found.problems.length > 0 || values === undefined) throw new ConfigError(found.problems)
   const { secrets, warnings } = found
-  return { nodeEnv, production, ...settings(values), demo, mailboxes, defaultMailbox, auth, egress, redis, secrets, warnings }
+  return { nodeEnv, production, ...settings(values), demo, mailboxes, defaultMailbox, auth, egress, redis, outbox, secrets, warnings }
 }

@@ -77,6 +77,20 @@ export interface RedisConfig {
   keyPrefix: string
 }
 
+/** Store and forward (OUTBOX_*): the on-disk queue `Prefer: respond-async` requests are accepted into. */
+export interface OutboxConfig {
+  /** OUTBOX_DIR: on a persistent volume; accepted documents live here until CIC has them. */
+  dir: string
+  /** OUTBOX_MAX_BYTES: capacity; past it async requests get 503 + Retry-After. */
+  maxBytes: number
+  /** OUTBOX_MAX_AGE_SECONDS in ms: a delivery without success this long becomes failed. */
+  maxAgeMs: number
+  /** OUTBOX_CONCURRENCY: uploads at once per mailbox from the outbox. */
+  concurrency: number
+  /** Demo mode's outbox: a directory of this process, removed when the gateway stops. */
+  temporary?: boolean
+}
+
 export interface Config {
   nodeEnv: string
   production: boolean
@@ -122,4 +136,6 @@ export interface Config {
   pressure: { maxEventLoopDelayMs: number, maxHeapUsedBytes: number }
   /** leaseMs: how long a claim outlives a replica that died holding it (renewed every third of it). */
   idempotency: { ttlMs: number, maxKeys: number, maxBytes: number, leaseMs: number }
+  /** OUTBOX_DIR and the rest; undefined when OUTBOX_DIR is unset (outside demo mode): `Prefer: respond-async` is then ignored. */
+  outbox?: OutboxConfig
 }
