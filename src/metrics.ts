@@ -222,11 +222,6 @@ export class Metrics implements DocumentMetrics {
     for (const s of CIRCUIT_STATES) this.circuit.set({ mailbox: label, state: s }, s === state ? 1 : 0)
   }
 
-  /** For the idempotency store: call when a request is answered with a stored response. */
-  idempotentReplay (mailbox: string): void {
-    this.replays.inc({ mailbox: this.label(mailbox) })
-  }
-
   get contentType (): string {
     return this.registry.contentType
   }
@@ -234,11 +229,6 @@ export class Metrics implements DocumentMetrics {
   /** The Prometheus text exposition of every metric. */
   async render (): Promise<string> {
     return await this.registry.metrics()
-  }
-
-  /** Every metric family name /metrics exposes (histograms without their _bucket/_sum/_count suffixes). */
-  metricNames (): string[] {
-    return this.registry.getMetricsAsArray().map(m => (m as unknown as { name: string }).name)
   }
 
   private label (mailbox: string): string {

@@ -15,7 +15,6 @@ export interface CicAccount {
 
 export interface LoginResult {
   accessToken: string
-  userId: string | undefined
 }
 
 export interface CicResource {
@@ -73,11 +72,10 @@ export class CicClient {
     }, opts)
     const token = (json as { access_token?: unknown }).access_token
     if (typeof token !== 'string' || token === '') {
-      throw new CicError({ kind: 'protocol', operation: 'login', message: 'CIC login answer has no access_token', notProcessed: false })
+      throw new CicError({ kind: 'protocol', operation: 'login', message: 'CIC login answer has no access_token' })
     }
     this.secrets.addToken(token)
-    const userId = (json as { user_id?: unknown }).user_id
-    return { accessToken: token, userId: typeof userId === 'string' ? userId : undefined }
+    return { accessToken: token }
   }
 
   async listFolders (baseUrl: string, token: string, opts: CallOptions = {}): Promise<ListEnvelope> {
@@ -108,7 +106,7 @@ export class CicClient {
       fileId = (JSON.parse(raw.toString('utf8')) as { id?: unknown }).id
     } catch {}
     if (typeof fileId !== 'string' || fileId === '') {
-      throw new CicError({ kind: 'protocol', operation: 'upload', status: 201, message: 'CIC answered 201 without a readable file resource', notProcessed: false })
+      throw new CicError({ kind: 'protocol', operation: 'upload', status: 201, message: 'CIC answered 201 without a readable file resource' })
     }
     return { raw, fileId }
   }
@@ -118,7 +116,7 @@ export class CicClient {
     try {
       return JSON.parse(raw.toString('utf8'))
     } catch (err) {
-      throw new CicError({ kind: 'protocol', operation, message: `CIC ${operation} answer is not JSON`, notProcessed: false, cause: err })
+      throw new CicError({ kind: 'protocol', operation, message: `CIC ${operation} answer is not JSON`, cause: err })
     }
   }
 
@@ -157,15 +155,12 @@ export class CicClient {
         operation,
         status: answer.statusCode,
         retryAfterSeconds: parseRetryAfter(answer.headers?.['retry-after']),
-        message: `CIC answered ${answer.statusCode} to ${operation}${message !== undefined ? `: ${message}` : ''}`,
-        // A 401/429/503 means CIC refused before acting; other statuses are taken at face value too,
-        // but only these are treated as safe to resend by the delivery layer.
-        notProcessed: answer.statusCode === 401 || answer.statusCode === 429 || answer.statusCode === 503
+        message: `CIC answered ${answer.statusCode} to ${operation}${message !== undefined ? `: ${message}` : ''}`
       })
     }
     // Truncated or reset answer: for an upload, CIC may hold the file while we cannot confirm it.
     const e = fromTransportError(answer.error, operation, opts.signal)
-    throw new CicError({ kind: e.kind === 'aborted' ? 'aborted' : 'protocol', operation, status: answer.statusCode, message: `CIC's ${answer.statusCode} answer to ${operation} was cut short`, notProcessed: false, code: e.code, cause: answer.error })
+    throw new CicError({ kind: e.kind === 'aborted' ? 'aborted' : 'protocol', operation, status: answer.statusCode, message: `CIC's ${answer.statusCode} answer to ${operation} was cut short`, code: e.code, cause: answer.error })
   }
 
   private scrub (message: string | undefined, req: Request): string | undefined {
@@ -191,7 +186,7 @@ function bearer (token: string): Record<string, string> {
 function envelope (operation: CicOperation, json: unknown): ListEnvelope {
   const e = json as Partial<ListEnvelope> | null
   if (e === null || typeof e !== 'object' || !Array.isArray(e.resources)) {
-    throw new CicError({ kind: 'protocol', operation, message: `CIC ${operation} answer is not a list envelope`, notProcessed: false })
+    throw new CicError({ kind: 'protocol', operation, message: `CIC ${operation} answer is not a list envelope` })
   }
   return {
     totalResults: typeof e.totalResults === 'number' ? e.totalResults : e.resources.length,
@@ -267,7 +262,7 @@ async function exchange (dispatcher: Dispatcher, options: Dispatcher.DispatchOpt
       onResponseData (c, chunk) {
         size += chunk.length
         if (size > limit) {
-          c.abort(new CicError({ kind: 'protocol', operation, message: `CIC answer exceeds ${limit} bytes`, notProcessed: false }))
+          c.abort(new CicError({ kind: 'protocol', operation, message: `CIC answer exceeds ${limit} bytes` }))
           return
         }
         chunks.push(chunk)

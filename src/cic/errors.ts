@@ -28,8 +28,6 @@ export class CicError extends Error {
   readonly status: number | undefined
   /** Seconds from CIC's Retry-After header, when it sent one. */
   readonly retryAfterSeconds: number | undefined
-  /** CIC certainly did not act on the request, so sending it again cannot duplicate it. */
-  readonly notProcessed: boolean
   readonly code: string | undefined
 
   constructor (opts: {
@@ -38,7 +36,6 @@ export class CicError extends Error {
     message: string
     status?: number
     retryAfterSeconds?: number
-    notProcessed: boolean
     code?: string
     cause?: unknown
   }) {
@@ -48,7 +45,6 @@ export class CicError extends Error {
     this.operation = opts.operation
     this.status = opts.status
     this.retryAfterSeconds = opts.retryAfterSeconds
-    this.notProcessed = opts.notProcessed
     this.code = opts.code
   }
 }
@@ -81,25 +77,25 @@ export function fromTransportError (err: unknown, operation: CicOperation, signa
   // The body stream we were given broke (caller gone, digest mismatch): not CIC's fault.
   const name = (err as { name?: unknown } | null)?.name
   if (name === 'BodyIncompleteError' || name === 'DigestMismatchError') {
-    return new CicError({ kind: 'body', operation, message: (err as Error).message, notProcessed: false, cause: err })
+    return new CicError({ kind: 'body', operation, message: (err as Error).message, cause: err })
   }
   const code = errorCode(err)
   if (signal?.aborted === true || (code !== undefined && ABORT_CODES.has(code))) {
-    return new CicError({ kind: 'aborted', operation, message: `${operation} aborted`, notProcessed: false, code, cause: err })
+    return new CicError({ kind: 'aborted', operation, message: `${operation} aborted`, code, cause: err })
   }
   if (code !== undefined && UNREACHABLE_CODES.has(code)) {
-    return new CicError({ kind: 'unreachable', operation, message: `CIC unreachable during ${operation} (${code})`, notProcessed: true, code, cause: err })
+    return new CicError({ kind: 'unreachable', operation, message: `CIC unreachable during ${operation} (${code})`, code, cause: err })
   }
   if (code !== undefined && TLS_CODES.has(code)) {
-    return new CicError({ kind: 'tls', operation, message: `CIC's TLS certificate is not trusted (${code})`, notProcessed: true, code, cause: err })
+    return new CicError({ kind: 'tls', operation, message: `CIC's TLS certificate is not trusted (${code})`, code, cause: err })
   }
   if (code !== undefined && TIMEOUT_CODES.has(code)) {
-    return new CicError({ kind: 'timeout', operation, message: `CIC timed out during ${operation} (${code})`, notProcessed: false, code, cause: err })
+    return new CicError({ kind: 'timeout', operation, message: `CIC timed out during ${operation} (${code})`, code, cause: err })
   }
   if (code !== undefined && BODY_CODES.has(code)) {
-    return new CicError({ kind: 'body', operation, message: 'the document body ended before its declared length', notProcessed: false, code, cause: err })
+    return new CicError({ kind: 'body', operation, message: 'the document body ended before its declared length', code, cause: err })
   }
-  return new CicError({ kind: 'connection-lost', operation, message: `connection to CIC lost during ${operation}${code !== undefined ? ` (${code})` : ''}`, notProcessed: false, code, cause: err })
+  return new CicError({ kind: 'connection-lost', operation, message: `connection to CIC lost during ${operation}${code !== undefined ? ` (${code})` : ''}`, code, cause: err })
 }
 
 /** Parses Retry-After (seconds or HTTP date) into whole seconds, capped to something sane. */

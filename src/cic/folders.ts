@@ -60,7 +60,7 @@ export class FolderResolver {
     const roots = await this.retry.execute(async () => await this.client.listFolders(target.baseUrl, token, opts))
     const home = roots.resources.find(r => r.space === 'home') ?? roots.resources[0]
     if (home === undefined) {
-      throw new CicError({ kind: 'protocol', operation: 'folders', message: 'CIC lists no home folder for this mailbox', notProcessed: false })
+      throw new CicError({ kind: 'protocol', operation: 'folders', message: 'CIC lists no home folder for this mailbox' })
     }
     let byName: CicResource | undefined
     let startIndex = 0
@@ -75,6 +75,6 @@ export class FolderResolver {
       if (list.resources.length === 0 || startIndex >= list.totalResults) break
     }
     if (byName !== undefined) return byName.id
-    throw new CicError({ kind: 'protocol', operation: 'children', message: `the mailbox has no folder named "${target.uploadFolder}"`, notProcessed: false })
+    throw new CicError({ kind: 'protocol', operation: 'children', message: `the mailbox has no folder named "${target.uploadFolder}"` })
   }
 }
