@@ -9,3 +9,9 @@ export interface UploadBody {
   /** The bytes, from the start. A non-replayable body can be opened once. */
   open (): Readable | Buffer
 }
+
+/**
+ * Thrown by a body's own stream when the document itself is at fault (it ended early, or
+ * does not match its digest): the CIC client reports it as such, not as CIC's failure.
+ */
+export class UploadBodyError extends Error {}

@@ -1,5 +1,6 @@
 // Typed failures of calls to CIC. They say what happened on the wire; deciding what a
 // caller of the gateway is told is the delivery layer's job.
+import { UploadBodyError } from './body.js'
 
 export type CicOperation = 'login' | 'folders' | 'children' | 'upload'
 
@@ -75,8 +76,7 @@ function errorCode (err: unknown): string | undefined {
 export function fromTransportError (err: unknown, operation: CicOperation, signal?: AbortSignal): CicError {
   if (err instanceof CicError) return err
   // The body stream we were given broke (caller gone, digest mismatch): not CIC's fault.
-  const name = (err as { name?: unknown } | null)?.name
-  if (name === 'BodyIncompleteError' || name === 'DigestMismatchError') {
+  if (err instanceof UploadBodyError) {
     return new CicError({ kind: 'body', operation, message: (err as Error).message, cause: err })
   }
   const code = errorCode(err)

@@ -11,7 +11,7 @@ import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promi
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream'
-import type { UploadBody } from '../cic/body.js'
+import { UploadBodyError, type UploadBody } from '../cic/body.js'
 import { streamed } from './read-buffers.js'
 
 export class BodyTooLargeError extends Error {
@@ -21,14 +21,14 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-export class BodyIncompleteError extends Error {
+export class BodyIncompleteError extends UploadBodyError {
   constructor (readonly received: number, readonly expected: number | undefined) {
     super(expected === undefined ? 'the document body ended early' : `the document body ended after ${received} of ${expected} bytes`)
     this.name = 'BodyIncompleteError'
   }
 }
 
-export class DigestMismatchError extends Error {
+export class DigestMismatchError extends UploadBodyError {
   constructor () {
     super('the document does not match the digest the caller sent')
     this.name = 'DigestMismatchError'
