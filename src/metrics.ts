@@ -51,6 +51,9 @@ export const METRIC_PREFIX = 'cic_gateway_'
 const UPLOAD_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900]
 const CIC_CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
+/** Why outbox deliveries usually fail: CIC's refusals, and OUTBOX_MAX_AGE_SECONDS passing. */
+const OUTBOX_FAILURE_CODES = ['cic-rejected', 'cic-file-too-large', 'cic-file-exists', 'outbox-expired']
+
 /** A label value for any mailbox name: configured names as they are, anything else collapsed (bounded cardinality). */
 const OTHER_MAILBOX = 'other'
 
@@ -83,6 +86,23 @@ export interface MetricsOptions {
   spool?: { readonly bytesInUse: number }
   /** With REDIS_URL: read at each scrape for cic_gateway_idempotency_store_up. */
   sharedStore?: { readonly up: boolean }
+  /** With an outbox (OUTBOX_DIR, demo mode): the cic_gateway_outbox_* series are exported. */
+  outbox?: boolean
+}
+
+/** What the outbox metrics read at each scrape (the Outbox, once it is open). */
+export interface OutboxGauges {
+  oldestQueuedAgeSeconds (): number
+  /** Documents and bytes waiting for delivery (queued or delivering). */
+  pending? (): { documents: number, bytes: number }
+}
+
+/** A delivery's state change, as the outbox reports it (onChange). */
+export interface OutboxChange {
+  state: string
+  mailbox: string
+  bytes: number
+  lastError?: { code: string }
 }
 
 export class Metrics implements DocumentMetrics {
@@ -97,6 +117,9 @@ export class Metrics implements DocumentMetrics {
   private readonly logins: Counter<'mailbox' | 'result'>
   private readonly circuit: Gauge<'mailbox' | 'state'>
   private readonly replays: Counter<'mailbox'>
+  private readonly outboxFailed?: Counter<'mailbox' | 'code'>
+  private readonly outboxDelivered?: Counter<'mailbox'>
+  private outboxSource?: OutboxGauges
 
   constructor (opts: MetricsOptions) {
     const own = new Registry()
@@ -161,6 +184,39 @@ export class Metrics implements DocumentMetrics {
         collect () { this.set(sharedStore.up ? 1 : 0) }
       })
     }
+    if (opts.outbox === true) {
+      this.outboxFailed = new Counter({
+        name: `${METRIC_PREFIX}outbox_failed_total`,
+        help: 'Deliveries from the outbox that became failed (CIC refused them, or OUTBOX_MAX_AGE_SECONDS passed), by mailbox and problem code; each waits for POST /deliveries/{id}/retry.',
+        labelNames: ['mailbox', 'code'],
+        registers
+      })
+      this.outboxDelivered = new Counter({
+        name: `${METRIC_PREFIX}outbox_delivered_total`,
+        help: 'Documents the outbox delivered to CIC (201, or found there by reconciliation), by mailbox.',
+        labelNames: ['mailbox'],
+        registers
+      })
+      const gauges = (): OutboxGauges | undefined => this.outboxSource
+      new Gauge({
+        name: `${METRIC_PREFIX}outbox_oldest_queued_seconds`,
+        help: 'Age of the oldest document in the outbox not yet delivered (queued or delivering), 0 when none: alert when it grows.',
+        registers,
+        collect () { this.set(gauges()?.oldestQueuedAgeSeconds() ?? 0) }
+      })
+      new Gauge({
+        name: `${METRIC_PREFIX}outbox_queued_documents`,
+        help: 'Documents in the outbox waiting for delivery (queued or delivering); drain a pod before removing its volume until this is 0.',
+        registers,
+        collect () { this.set(gauges()?.pending?.().documents ?? 0) }
+      })
+      new Gauge({
+        name: `${METRIC_PREFIX}outbox_queued_bytes`,
+        help: 'Bytes of the documents in the outbox waiting for delivery (queued or delivering); capacity is OUTBOX_MAX_BYTES.',
+        registers,
+        collect () { this.set(gauges()?.pending?.().bytes ?? 0) }
+      })
+    }
     const spool = opts.spool
     new Gauge({
       name: `${METRIC_PREFIX}spool_bytes`,
@@ -176,6 +232,9 @@ export class Metrics implements DocumentMetrics {
       this.inFlight.set({ mailbox }, 0)
       for (const result of ['success', 'failure']) this.logins.inc({ mailbox, result }, 0)
       this.replays.inc({ mailbox }, 0)
+      this.outboxDelivered?.inc({ mailbox }, 0)
+      // The permanent refusals start at 0, so increase() sees the first failure of each.
+      for (const code of OUTBOX_FAILURE_CODES) this.outboxFailed?.inc({ mailbox, code }, 0)
       this.setCircuitState(mailbox, 'closed')
     }
     this.registry = Registry.merge([own, defaultMetricsRegistry()])
@@ -220,6 +279,18 @@ export class Metrics implements DocumentMetrics {
   setCircuitState (mailbox: string, state: CircuitState): void {
     const label = this.label(mailbox)
     for (const s of CIRCUIT_STATES) this.circuit.set({ mailbox: label, state: s }, s === state ? 1 : 0)
+  }
+
+  /** The open outbox, read at each scrape for the outbox gauges. */
+  watchOutbox (source: OutboxGauges): void {
+    this.outboxSource = source
+  }
+
+  /** The outbox's onChange: counts deliveries that became delivered or failed. */
+  readonly outboxChange = (change: OutboxChange): void => {
+    const mailbox = this.label(change.mailbox)
+    if (change.state === 'failed') this.outboxFailed?.inc({ mailbox, code: change.lastError?.code ?? 'unknown' })
+    else if (change.state === 'delivered') this.outboxDelivered?.inc({ mailbox })
   }
 
   get contentType (): string {
