@@ -18,7 +18,7 @@ t.test('/openapi.json is an OpenAPI 3.1 document generated from the routes, open
     const op = doc.paths[path].post
     t.same(op.security, [{ apiKey: [] }], `${path} needs the key`)
     t.same(Object.keys(op.requestBody.content).sort(), ['application/octet-stream', 'multipart/form-data'])
-    t.same(Object.keys(op.responses).sort(), ['201', '400', '401', '403', '404', '409', '413', '415', '422', '500', '502', '503', '504'])
+    t.same(Object.keys(op.responses).sort(), ['201', '202', '400', '401', '403', '404', '409', '413', '415', '422', '500', '502', '503', '504'])
     t.ok(op.responses['401'].content['application/problem+json'].schema, 'problems are documented as problem+json')
   }
   for (const [path, item] of Object.entries(doc.paths) as Array<[string, Record<string, { responses: object }>]>) {

@@ -1,7 +1,7 @@
 // JSON schemas of what the routes answer. They document the API (OpenAPI at /openapi.json,
 // fuzzed by schemathesis in CI); problem+json bodies are sent as strings, so these schemas
 // never strip a field from them.
-import { MAILBOX_NAME_PATTERN } from '../keys.js'
+import { MAILBOX_NAME_PATTERN } from '../config/keys.js'
 import { PROBLEM_CONTENT_TYPE } from './problems.js'
 
 export const problemSchema = {
@@ -62,10 +62,31 @@ const retryAfter = { 'retry-after': { type: 'string', description: 'seconds' } }
 const unauthorized = problemResponse('no or an unknown API key (`WWW-Authenticate: Bearer`); nothing was delivered', {
   'www-authenticate': { type: 'string' }
 })
+/** The 202 body: the document is in the outbox (stored and fsynced), its delivery follows. */
+export const acceptedSchema = {
+  type: 'object',
+  description: 'the document is stored in the outbox (body and record fsynced) and will be delivered to CIC; GET the Location for its status',
+  required: ['id', 'state', 'mailbox', 'filename', 'bytes', 'sha256', 'acceptedAt'],
+  properties: {
+    id: { type: 'string', description: 'the delivery id (GET /deliveries/{id})' },
+    state: { type: 'string', enum: ['queued', 'delivering', 'delivered', 'failed'], description: 'queued for a new document; a repeat of an accepted Idempotency-Key answers the delivery\'s current state' },
+    mailbox: { type: 'string' },
+    filename: { type: 'string' },
+    bytes: { type: 'integer', minimum: 0 },
+    sha256: { type: 'string', description: 'SHA-256 of the stored document, base64' },
+    acceptedAt: { type: 'string', format: 'date-time' }
+  },
+  additionalProperties: true
+} as const
+
 /** Every answer of a document route. */
 export const documentResponses = {
   201: jsonResponse('delivered: CIC\'s 201 file resource, byte for byte', cicFileSchema, {
     'repr-digest': { type: 'string', description: 'RFC 9530 sha-256 of the document' }
+  }),
+  202: jsonResponse('accepted (`Prefer: respond-async` with the outbox enabled): stored and fsynced in the outbox, delivered to CIC later, exactly once; without an outbox the preference is ignored and the answer is 201', acceptedSchema, {
+    location: { type: 'string', description: '/deliveries/{id}: the delivery\'s status' },
+    'preference-applied': { type: 'string', description: 'respond-async (RFC 7240)' }
   }),
   400: problemResponse('the request is wrong (filename, multipart shape, empty or incomplete body)'),
   401: unauthorized,
