@@ -10,6 +10,8 @@ declare module 'autocannon' {
     amount?: number
     pipelining?: number
     timeout?: number
+    /** Replaces every `[<id>]` in the request (request line, headers, body) with a new id per request. */
+    idReplacement?: boolean
   }
   interface Histogram {
     average: number

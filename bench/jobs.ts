@@ -8,6 +8,12 @@ export interface RateJob {
   connections: number
   durationSec: number
   warmupSec: number
+  /**
+   * autocannon's idReplacement: every `[<id>]` in the request (headers included) becomes a
+   * fresh id per request, e.g. a unique Idempotency-Key. Costs the load generator a
+   * rebuild per request, so a baseline it is compared with should use it too.
+   */
+  idReplacement?: boolean
 }
 
 export interface RateResult {

@@ -11,7 +11,7 @@ import { ediBody, type ColdJob, type ColdResult, type Job, type RateJob, type Ra
 
 async function rate (job: RateJob): Promise<RateResult> {
   const body = ediBody(job.bodyBytes)
-  const options = { url: job.url, method: 'POST' as const, headers: { ...job.headers, 'content-type': 'application/octet-stream' }, body, connections: job.connections, timeout: 30 }
+  const options = { url: job.url, method: 'POST' as const, headers: { ...job.headers, 'content-type': 'application/octet-stream' }, body, connections: job.connections, timeout: 30, idReplacement: job.idReplacement === true }
   const warm = job.warmupSec > 0 ? await autocannon({ ...options, duration: job.warmupSec }) : undefined
   const cpu = process.cpuUsage()
   const r = await autocannon({ ...options, duration: job.durationSec })

@@ -8,7 +8,7 @@ export type Scenario = typeof SCENARIOS[number]
 export interface Workload {
   id: string
   label: string
-  kind: 'rate' | 'stream' | 'cold'
+  kind: 'rate' | 'stream' | 'cold' | 'keyed'
   bodyBytes: number
   /** Connections (rate) or concurrent uploads (stream, cold). */
   connections: number
@@ -24,8 +24,25 @@ export const WORKLOADS: Workload[] = [
   { id: 'medium-16', label: '1 MiB, 16 connections', kind: 'rate', bodyBytes: MIB, connections: 16 },
   { id: 'large-1x1g', label: '1 GiB, one upload', kind: 'stream', bodyBytes: GIB, connections: 1 },
   { id: 'large-8x128m', label: '128 MiB, 8 concurrent uploads', kind: 'stream', bodyBytes: 128 * MIB, connections: 8 },
-  { id: 'cold-100', label: '100 concurrent first requests', kind: 'cold', bodyBytes: KIB, connections: 100 }
+  { id: 'cold-100', label: '100 concurrent first requests', kind: 'cold', bodyBytes: KIB, connections: 100 },
+  { id: 'keyed-32', label: '1 KiB, 32 connections, a unique Idempotency-Key per request, records in Redis', kind: 'keyed', bodyBytes: KIB, connections: 32 }
 ]
+
+/**
+ * The keyed workload's three sides, in the same rounds (order rotated): the gateway with
+ * REDIS_URL posting without a key (the baseline), the same gateway process with a unique
+ * Idempotency-Key per request (claim and settle in Redis), and a gateway without REDIS_URL
+ * with a unique key per request (records in its memory).
+ */
+export const KEYED_SIDES = ['unkeyed', 'keyed-redis', 'keyed-memory'] as const
+export type KeyedSide = typeof KEYED_SIDES[number]
+
+export interface KeyedOutcome {
+  redis: { version: string, note: string }
+  sides: Partial<Record<KeyedSide, RateOutcome>>
+  /** CPU microseconds Redis spent per keyed request (keyed-redis rounds only). */
+  redisCpuUs: number | undefined
+}
 
 export interface RateOutcome {
   /** Medians over the rounds. */
@@ -74,6 +91,10 @@ export interface BenchResults {
   rate: Record<string, Partial<Record<Scenario, RateOutcome>>>
   stream: Record<string, Partial<Record<Scenario, StreamOutcome>>>
   cold: ColdOutcome | undefined
+  /** Idempotency-Key through Redis (absent in runs before it, or when redis-server is missing). */
+  keyed?: KeyedOutcome | undefined
+  /** Why the keyed workload did not run, when it was wanted. */
+  keyedNote?: string
   /** The long-running gateway during the rate workloads. */
   gatewayRateMemory?: { maxRss: number, hwm: number }
 }

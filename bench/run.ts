@@ -7,7 +7,9 @@
 // only starts them and reads /proc between runs (and RSS every 100 ms during large uploads).
 //
 // Env knobs: BENCH_ROUNDS (3), BENCH_DURATION (5 s per load point), BENCH_WARMUP (2 s),
-// BENCH_ONLY (comma list of workload ids), BENCH_NO_REPORT=1.
+// BENCH_ONLY (comma list of workload ids), BENCH_NO_REPORT=1, BENCH_RESULTS_DIR (bench/results;
+// another directory keeps a trial run out of the recorded ones). The keyed workload (keyed-32)
+// starts its own redis-server (bench/redis.ts; REDIS_SERVER names another binary).
 import { execSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
@@ -16,8 +18,9 @@ import { BENCH_PASSWORD, BENCH_USERNAME } from './credentials.js'
 import type { ColdResult, RateJob, RateResult, StreamJob, StreamResult } from './jobs.js'
 import { BENCH, compiledNode, cpuSeconds, getJson, imageAllocatorEnv, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
-import { writeReport } from './report.js'
-import { SCENARIOS, WORKLOADS, type BenchResults, type ColdOutcome, type RateOutcome, type Scenario, type StreamOutcome } from './results.js'
+import { REDIS_SERVER, startRedis } from './redis.js'
+import { rateRatio, writeReport } from './report.js'
+import { SCENARIOS, WORKLOADS, type BenchResults, type ColdOutcome, type RateOutcome, type Scenario, type StreamOutcome, type Workload } from './results.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const DURATION = Number(process.env.BENCH_DURATION ?? 5)
@@ -56,7 +59,7 @@ async function startUpstream (): Promise<Proc> {
   return await start({ name: 'upstream', ...tsNode('upstream.ts'), isReady: l => l.event === 'listening' })
 }
 
-async function startGateway (upstream: string, tmp: string, nodeArgs: string[] = []): Promise<{ proc: Proc, target: Target, callerAuth: boolean }> {
+async function startGateway (upstream: string, tmp: string, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<{ proc: Proc, target: Target, callerAuth: boolean }> {
   const proc = await start({
     name: 'gateway',
     command: process.execPath,
@@ -72,7 +75,8 @@ async function startGateway (upstream: string, tmp: string, nodeArgs: string[] =
       // Caller authentication (issue 4): the key the load generator presents.
       GATEWAY_API_KEYS: API_KEY,
       SPOOL_DIR: join(tmp, 'spool'),
-      ...imageAllocatorEnv()
+      ...imageAllocatorEnv(),
+      ...env
     },
     isReady: l => l.event === 'start'
   })
@@ -120,6 +124,31 @@ function summarize (samples: RateResult[]): RateOutcome {
   const representative = samples.reduce((best, s) => Math.abs(s.rps - rps) < Math.abs(best.rps - rps) ? s : best)
   const cpu = samples.map(s => s.relayCpuUs).filter((v): v is number => v !== undefined)
   return { rps, p50: median(samples.map(s => s.latencyMs.p50)), p99: median(samples.map(s => s.latencyMs.p99)), mbps: median(samples.map(s => s.mbps)), relayCpuUs: cpu.length > 0 ? median(cpu) : undefined, loadCpuUs: median(samples.map(s => s.loadCpuSec / s.ok * 1e6)), failed: samples.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0), representative, samples }
+}
+
+/**
+ * ROUNDS rounds of the workload on every side, the order rotated each round (so no side
+ * always runs first or last; the sides of one round run back to back), each a fresh load
+ * generator process; the relay's and upstream's CPU per request from /proc. Returns every
+ * round's result per side.
+ */
+async function measureRounds<N extends string> (workload: Workload, sides: Array<{ name: N, target: Target, idReplacement?: boolean }>, upstream: Proc, extra?: { pid: number, onRound: (name: N, cpuUs: number | undefined) => void }): Promise<Map<N, RateResult[]>> {
+  const samples = new Map<N, RateResult[]>(sides.map(s => [s.name, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < sides.length; i++) {
+      const { name, target, idReplacement } = sides[(i + round) % sides.length]!
+      const job: RateJob = { kind: 'rate', url: target.url, headers: target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections, durationSec: DURATION, warmupSec: round === 0 ? WARMUP : 0, ...(idReplacement === true ? { idReplacement } : {}) }
+      const cpu0 = { relay: target.pid !== undefined ? cpuSeconds(target.pid) : undefined, upstream: cpuSeconds(upstream.pid), extra: extra !== undefined ? cpuSeconds(extra.pid) : undefined }
+      const r = await runLoad<RateResult>(job)
+      const served = r.ok + r.non2xx + r.warmupRequests
+      r.relayCpuUs = perRequest(cpu0.relay, target.pid, served)
+      r.upstreamCpuUs = perRequest(cpu0.upstream, upstream.pid, served)
+      if (extra !== undefined) extra.onRound(name, perRequest(cpu0.extra, extra.pid, served))
+      samples.get(name)!.push(r)
+      log(`${workload.id} round ${round + 1} ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, CPU µs/request: relay ${r.relayCpuUs?.toFixed(0) ?? '-'}, upstream ${r.upstreamCpuUs?.toFixed(0) ?? '-'}, load generator ${(r.loadCpuSec / r.ok * 1e6).toFixed(0)}${r.non2xx + r.errors + r.timeouts > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts` : ''}`)
+    }
+  }
+  return samples
 }
 
 async function main (): Promise<void> {
@@ -171,21 +200,7 @@ async function main (): Promise<void> {
       for (const target of targets) await runLoad<RateResult>({ kind: 'rate', url: target.url, headers: target.headers, bodyBytes: 1024, connections: 32, durationSec: WARMUP * 2, warmupSec: 0 })
       const rssWatch = watchMemory(gw.proc.pid)
       for (const workload of rateWorkloads) {
-        const samples = new Map<Scenario, RateResult[]>(targets.map(t => [t.scenario, []]))
-        for (let round = 0; round < ROUNDS; round++) {
-          // The order rotates each round, so no scenario always runs first or last.
-          for (let i = 0; i < targets.length; i++) {
-            const target = targets[(i + round) % targets.length]!
-            const job: RateJob = { kind: 'rate', url: target.url, headers: target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections!, durationSec: DURATION, warmupSec: round === 0 ? WARMUP : 0 }
-            const cpu0 = { relay: target.pid !== undefined ? cpuSeconds(target.pid) : undefined, upstream: cpuSeconds(upstream.pid) }
-            const r = await runLoad<RateResult>(job)
-            const served = r.ok + r.non2xx + r.warmupRequests
-            r.relayCpuUs = perRequest(cpu0.relay, target.pid, served)
-            r.upstreamCpuUs = perRequest(cpu0.upstream, upstream.pid, served)
-            samples.get(target.scenario)!.push(r)
-            log(`${workload.id} round ${round + 1} ${target.scenario}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, CPU µs/request: relay ${r.relayCpuUs?.toFixed(0) ?? '-'}, upstream ${r.upstreamCpuUs?.toFixed(0) ?? '-'}, load generator ${(r.loadCpuSec / r.ok * 1e6).toFixed(0)}${r.non2xx + r.errors + r.timeouts > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts` : ''}`)
-          }
-        }
+        const samples = await measureRounds(workload, targets.map(t => ({ name: t.scenario, target: t })), upstream)
         results.rate[workload.id] = Object.fromEntries([...samples].map(([s, list]) => [s, summarize(list)]))
       }
       const mem = rssWatch.stop()
@@ -232,13 +247,54 @@ async function main (): Promise<void> {
       results.cold = cold
       log(`cold-100: ${stats.logins} login(s), first 201 after ${r.firstCreatedMs?.toFixed(0) ?? '-'} ms, all ${r.allDoneMs.toFixed(0)} ms, statuses ${JSON.stringify(r.statuses)}`)
     }
+    const keyedWorkload = WORKLOADS.find(w => w.kind === 'keyed' && wanted(w.id))
+    if (keyedWorkload !== undefined) {
+      const redis = await startRedis(join(tmp, 'redis'))
+      if (redis === undefined) {
+        results.keyedNote = `${REDIS_SERVER} missing: the keyed workload was skipped (Debian: apt-get install redis-server)`
+        log(results.keyedNote)
+      } else {
+        procs.push(redis)
+        log(`${keyedWorkload.id}: ${redis.version} (${redis.note}); gateway with REDIS_URL, and one without for keys in memory`)
+        // The same process with and without keys: the ratio is what the key costs through Redis.
+        const shared = await startGateway(upstreamUrl, tmp, [], { REDIS_URL: redis.url })
+        procs.push(shared.proc)
+        const memoryGw = await startGateway(upstreamUrl, tmp)
+        procs.push(memoryGw.proc)
+        // Every side has an id per request in a header (the baseline in one the gateway ignores), so the load generator does the same work on each.
+        const sides = [
+          { name: 'unkeyed' as const, target: { ...shared.target, headers: { ...shared.target.headers, 'x-bench-request': '[<id>]' } }, idReplacement: true },
+          { name: 'keyed-redis' as const, target: { ...shared.target, headers: { ...shared.target.headers, 'idempotency-key': 'bench-[<id>]' } }, idReplacement: true },
+          { name: 'keyed-memory' as const, target: { ...memoryGw.target, headers: { ...memoryGw.target.headers, 'idempotency-key': 'bench-[<id>]' } }, idReplacement: true }
+        ]
+        for (const side of sides) {
+          // The warm-up also checks that the keys are unique: every 201 was an upload, none a replay.
+          const before = await getJson<{ uploads: number }>(`${upstreamUrl}/_bench/stats`)
+          const warm = await runLoad<RateResult>({ kind: 'rate', url: side.target.url, headers: side.target.headers, bodyBytes: keyedWorkload.bodyBytes, connections: keyedWorkload.connections, durationSec: WARMUP * 2, warmupSec: 0, idReplacement: true } satisfies RateJob)
+          const uploads = (await getJson<{ uploads: number }>(`${upstreamUrl}/_bench/stats`)).uploads - before.uploads
+          if (uploads < warm.ok) throw new Error(`${keyedWorkload.id} ${side.name}: ${warm.ok} answered 2xx but ${uploads} uploads reached the upstream: the keys were not unique`)
+        }
+        const redisCpu: number[] = []
+        const samples = await measureRounds(keyedWorkload, sides, upstream, { pid: redis.pid, onRound: (name, cpuUs) => { if (name === 'keyed-redis' && cpuUs !== undefined) redisCpu.push(cpuUs) } })
+        results.keyed = {
+          redis: { version: redis.version, note: redis.note },
+          sides: Object.fromEntries([...samples].map(([s, list]) => [s, summarize(list)])),
+          redisCpuUs: redisCpu.length > 0 ? median(redisCpu) : undefined
+        }
+        const ratio = rateRatio(results.keyed.sides['keyed-redis'], results.keyed.sides.unkeyed)
+        log(`${keyedWorkload.id}: keyed through Redis / unkeyed req/s ${ratio?.toFixed(2) ?? '-'} (median of paired rounds), Redis CPU µs per keyed request ${results.keyed.redisCpuUs?.toFixed(0) ?? '-'}`)
+        await shared.proc.stop()
+        await memoryGw.proc.stop()
+        await redis.stop()
+      }
+    }
   } finally {
     for (const p of procs.reverse()) await p.stop().catch(() => {})
     rmSync(tmp, { recursive: true, force: true })
   }
   results.finishedAt = new Date().toISOString()
   results.durationSec = Math.round((Date.now() - began) / 1000)
-  const dir = join(BENCH, 'results')
+  const dir = process.env.BENCH_RESULTS_DIR ?? join(BENCH, 'results')
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`)
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)

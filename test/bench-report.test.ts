@@ -92,3 +92,30 @@ t.test('the generated section replaces only what is between the markers', async 
   t.notMatch(page, '\nold\n')
   t.match(readFileSync(join(root, 'docs', 'benchmarks.svg'), 'utf8'), '<svg')
 })
+
+t.test('the keyed workload: keyed requests through Redis as a ratio to unkeyed ones of the same rounds', async t => {
+  const { keyedRatios } = await import('../bench/report.js')
+  const rounds = (...rps: number[]): NonNullable<BenchResults['rate'][string]['direct']> => {
+    const r = rate(rps[0]!)
+    return { ...r, rps: [...rps].sort((a, b) => a - b)[rps.length >> 1]!, samples: rps.map(v => ({ ...r.representative, rps: v })) }
+  }
+  // Per round keyed/unkeyed is 0.8, 0.5 and 0.9: the median is 0.8 (the medians' ratio, 2000 / 3000, would say 0.67).
+  const keyed: BenchResults = {
+    ...results,
+    keyed: {
+      redis: { version: 'Redis server v=7.0.15', note: 'appendonly yes' },
+      sides: { unkeyed: rounds(2500, 4000, 3000), 'keyed-redis': rounds(2000, 2000, 2700), 'keyed-memory': rounds(2500, 3600, 2700) },
+      redisCpuUs: 42
+    }
+  }
+  const ratios = keyedRatios(keyed)
+  t.equal(ratios.redis, 0.8)
+  t.equal(ratios.memory, 0.9)
+  const md = renderMarkdown(keyed)
+  t.match(md, '### Idempotency-Key through Redis')
+  t.match(md, 'Keyed requests through Redis: **0.80×** the rate of unkeyed ones (keys in memory: 0.90×)')
+  t.match(md, '| req/s | 3,000 | 2,000 | 2,700 | 0.80× | 0.90× |')
+  t.match(md, /\| Redis CPU µs per request \| – \| 42 \| – \|/)
+  t.notMatch(renderMarkdown(results), 'Idempotency-Key through Redis', 'a run without the workload (older results) has no such section')
+  t.match(renderMarkdown({ ...results, keyedNote: '/usr/bin/redis-server missing: the keyed workload was skipped' }), 'redis-server missing: the keyed workload was skipped.', 'a skipped workload says why')
+})
