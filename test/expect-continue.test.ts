@@ -124,16 +124,20 @@ t.test('at the upload cap the caller gets 503 with Retry-After, not 100', async 
   await held
 })
 
-t.test('a good key gets 100 Continue, then sends its body and gets 201: small, streamed and chunked bodies', async t => {
+const MULTIPART = Buffer.from('--XyZ\r\nContent-Disposition: form-data; name="file"; filename="multipart.edi"\r\nContent-Type: application/octet-stream\r\n\r\nISA*multipart\r\n--XyZ--\r\n')
+
+t.test('a good key gets 100 Continue, then sends its body and gets 201: small, streamed, chunked and multipart bodies', async t => {
   const stack = await startStack(t, { env: { GATEWAY_API_KEYS: KEY, MEMORY_BODY_BYTES: '1024' } })
   const cases: Array<[string, Record<string, string>, Buffer, (b: Buffer) => Buffer]> = [
     ['small (kept in memory)', { 'content-length': '5' }, Buffer.from('ISA*1'), b => b],
     ['large (streamed to CIC)', { 'content-length': String(512 * 1024) }, Buffer.alloc(512 * 1024, 0x42), b => b],
-    ['chunked (spooled)', { 'transfer-encoding': 'chunked' }, Buffer.alloc(4096, 0x43), b => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n0\r\n\r\n')])]
+    ['chunked (spooled)', { 'transfer-encoding': 'chunked' }, Buffer.alloc(4096, 0x43), b => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n0\r\n\r\n')])],
+    ['multipart', { 'content-type': 'multipart/form-data; boundary=XyZ', 'content-length': String(MULTIPART.length) }, Buffer.from('ISA*multipart'), () => MULTIPART]
   ]
   for (const [what, headers, body, frame] of cases) {
     const name = `${what.split(' ')[0]!}.edi`
-    const { raw, first } = await firstAnswer(stack, `/documents?filename=${name}`, { authorization: `Bearer ${KEY}`, ...headers })
+    const path = what === 'multipart' ? '/documents' : `/documents?filename=${name}`
+    const { raw, first } = await firstAnswer(stack, path, { authorization: `Bearer ${KEY}`, ...headers })
     t.equal(first, 'HTTP/1.1 100 Continue', `${what}: invited`)
     raw.write(frame(body))
     const [, final = ''] = await raw.heads(2)
