@@ -7,6 +7,9 @@ import t from 'tap'
 import { parse as parseYaml } from 'yaml'
 import { all, allOnValues, find, helmTemplate, kubeconform, parseManifests, type Manifest, type RenderOptions } from './helpers/helm.js'
 import { chartDir, kubeVersions, missingTools, run, tool } from './helpers/tools.js'
+import { parser as promqlParser } from '@prometheus-io/lezer-promql'
+import { Metrics } from '../../src/observability/metrics.js'
+import { parsePrometheus } from '../helpers/prometheus.js'
 
 const skip = missingTools(t, ['helm', 'kubeconform', 'kubernetes-schemas'])
 
@@ -530,4 +533,165 @@ t.test('the chart README documents every value', async (t) => {
   for (const name of ['podDisruptionBudget.enabled', 'autoscaling.enabled', 'networkPolicy.enabled', 'serviceMonitor.enabled', 'existingSecret']) {
     t.ok(documented.has(name), `README documents ${name}`)
   }
+})
+
+// ---- Store and forward (issue 14): the outbox volume, the StatefulSet, the PrometheusRule ----
+
+const outboxValues = join(chartDir, 'ci', 'outbox-values.yaml')
+
+function statefulSet (manifests: Manifest[]): any {
+  const s = find(manifests, 'StatefulSet')
+  if (s === undefined) throw new Error('no StatefulSet rendered')
+  return s
+}
+
+t.test('outbox.enabled: a StatefulSet with one outbox volume per pod instead of the Deployment', { skip }, async (t) => {
+  const base = await render({})
+  t.ok(find(base, 'Deployment'), 'default: a Deployment')
+  t.equal(find(base, 'StatefulSet'), undefined, 'default: no StatefulSet')
+  t.notOk(Object.keys(envOf(base)).some((k) => k.startsWith('OUTBOX_')), 'default: no OUTBOX_* variable (Prefer: respond-async is ignored)')
+
+  const manifests = await render({ set: { 'outbox.enabled': 'true', 'outbox.size': '20Gi', 'outbox.storageClass': 'fast-ssd' } })
+  t.equal(find(manifests, 'Deployment'), undefined, 'no Deployment with the outbox')
+  const sts = statefulSet(manifests)
+  t.equal(sts.spec.serviceName, find(manifests, 'Service')!.metadata.name, 'governed by the chart\'s Service')
+  t.same(sts.spec.selector.matchLabels, deployment(base).spec.selector.matchLabels, 'the same pods as the Deployment would select')
+  t.same(sts.spec.persistentVolumeClaimRetentionPolicy, { whenScaled: 'Retain', whenDeleted: 'Retain' }, 'queued documents outlive a scale-down and an uninstall')
+  t.equal(sts.spec.replicas, 1)
+  const [claim, ...moreClaims] = sts.spec.volumeClaimTemplates
+  t.same(moreClaims, [])
+  t.equal(claim.metadata.name, 'outbox')
+  t.same(claim.spec.accessModes, ['ReadWriteOnce'], 'each pod owns its volume')
+  t.equal(claim.spec.resources.requests.storage, '20Gi', 'outbox.size')
+  t.equal(claim.spec.storageClassName, 'fast-ssd', 'outbox.storageClass')
+  t.equal(statefulSet(await render({ set: { 'outbox.enabled': 'true' } })).spec.volumeClaimTemplates[0].spec.storageClassName, undefined, 'no storageClass: the cluster default')
+
+  const c = sts.spec.template.spec.containers[0]
+  const env = envOf(manifests)
+  const mount = c.volumeMounts.find((m: any) => m.name === 'outbox')
+  t.equal(mount.mountPath, '/var/lib/cic-gateway/outbox')
+  t.equal(env.OUTBOX_DIR, mount.mountPath, 'OUTBOX_DIR is the mounted volume')
+  t.equal(env.OUTBOX_MAX_BYTES, '8589934592')
+  t.equal(env.OUTBOX_MAX_AGE_SECONDS, undefined, 'null keeps the gateway default')
+  t.notOk(sts.spec.template.spec.volumes.some((v: any) => v.name === 'outbox'), 'the volume comes from the claim template, not an emptyDir')
+  const writable = c.volumeMounts.filter((m: any) => m.readOnly !== true).map((m: any) => m.mountPath).sort()
+  t.same(writable, ['/tmp', '/var/lib/cic-gateway/outbox'], 'writable: the spool and the outbox, nothing else')
+
+  const all = await render({ valuesFiles: [outboxValues] })
+  const allEnv = envOf(all)
+  t.same([allEnv.OUTBOX_MAX_BYTES, allEnv.OUTBOX_MAX_AGE_SECONDS, allEnv.OUTBOX_CONCURRENCY], ['17179869184', '259200', '4'])
+  t.same(find(all, 'HorizontalPodAutoscaler')!.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'StatefulSet', name: statefulSet(all).metadata.name }, 'the HPA scales the StatefulSet')
+  t.equal(statefulSet(all).spec.replicas, undefined, 'with autoscaling, replicas are left to the HPA')
+  t.same(find(all, 'PodDisruptionBudget')!.spec.selector.matchLabels, statefulSet(all).spec.selector.matchLabels, 'the PDB covers the StatefulSet\'s pods')
+})
+
+t.test('the StatefulSet\'s pods keep the restricted security context, the probes and the graceful shutdown', { skip }, async (t) => {
+  for (const options of [{ set: { 'outbox.enabled': 'true' } }, { valuesFiles: [outboxValues] }] as RenderOptions[]) {
+    const manifests = await render(options)
+    const pod = statefulSet(manifests).spec.template.spec
+    const c = pod.containers[0]
+    t.equal(pod.securityContext.runAsNonRoot, true)
+    t.equal(pod.securityContext.fsGroup, 1000, 'fsGroup: the volume is writable by the image\'s user')
+    t.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault')
+    t.equal(c.securityContext.readOnlyRootFilesystem, true, 'read-only root filesystem')
+    t.equal(c.securityContext.allowPrivilegeEscalation, false)
+    t.same(c.securityContext.capabilities, { drop: ['ALL'] })
+    t.equal(c.securityContext.runAsNonRoot, true)
+    for (const v of pod.volumes) t.notOk(v.hostPath, `no hostPath volume (${v.name})`)
+    t.equal(c.livenessProbe.httpGet.path, '/livez')
+    t.equal(c.readinessProbe.httpGet.path, '/readyz')
+    t.equal(pod.terminationGracePeriodSeconds, 5 + 5 + 300 + 10, 'SIGTERM: uploads in progress finish, the rest stays on the volume')
+  }
+})
+
+t.test('outbox manifests are valid against the Kubernetes API schemas; helm lint passes', { skip }, async (t) => {
+  for (const [name, options] of Object.entries({ 'outbox.enabled': { set: { 'outbox.enabled': 'true', 'prometheusRule.enabled': 'true' } }, 'ci/outbox-values.yaml': { valuesFiles: [outboxValues] } }) as Array<[string, RenderOptions]>) {
+    for (const kubeVersion of kubeVersions) {
+      const rendered = await helmTemplate(tool('helm'), { ...options, kubeVersion })
+      t.equal(rendered.code, 0, `${name} renders for ${kubeVersion}: ${rendered.stderr}`)
+      t.ok(find(rendered.manifests, 'StatefulSet') && find(rendered.manifests, 'PrometheusRule'), `${name}: a StatefulSet and a PrometheusRule`)
+      const result = await kubeconform(tool('kubeconform'), rendered.yaml, kubeVersion)
+      const report = JSON.parse(result.stdout) as { summary: { valid: number, invalid: number, errors: number, skipped: number } }
+      t.same(report.summary, { valid: rendered.manifests.length, invalid: 0, errors: 0, skipped: 0 }, `${name} on ${kubeVersion}: all ${rendered.manifests.length} resources valid, none skipped`)
+    }
+  }
+  const lint = await run(tool('helm'), ['lint', '--strict', chartDir, '--values', outboxValues])
+  t.equal(lint.code, 0, lint.stdout + lint.stderr)
+
+  // Negative control: the PrometheusRule schema catches a misspelt field and a bad duration.
+  const manifests = await render({ valuesFiles: [outboxValues] })
+  const rule = find(manifests, 'PrometheusRule')!
+  rule.spec.groups[1].rules[0].fore = '10m'
+  statefulSet(manifests).spec.volumeClaimTemplate = statefulSet(manifests).spec.volumeClaimTemplates
+  const bad = await kubeconform(tool('kubeconform'), manifests.map((m) => JSON.stringify(m)).join('\n---\n'), '1.37.0')
+  const report = JSON.parse(bad.stdout) as { resources: Array<{ kind: string }> }
+  t.same(report.resources.map((r) => r.kind).sort(), ['PrometheusRule', 'StatefulSet'], 'a misspelt rule field and claim-template field are refused')
+})
+
+t.test('outbox.maxBytes larger than the volume is refused; the values schema checks the outbox values', { skip }, async (t) => {
+  const tooBig = await refused({ 'outbox.enabled': 'true', 'outbox.size': '4Gi', 'outbox.maxBytes': String(5 * 1024 ** 3) })
+  t.not(tooBig.code, 0)
+  t.match(tooBig.stderr, /outbox\.maxBytes \(5368709120\) is larger than the volume, outbox\.size \(4Gi\)/)
+  t.equal((await helmTemplate(tool('helm'), { set: { 'outbox.enabled': 'true', 'outbox.size': '4Gi', 'outbox.maxBytes': String(3 * 1024 ** 3) } })).code, 0, 'one that fits renders')
+  for (const set of [{ 'outbox.enable': 'true' }, { 'outbox.size': 'big' }, { 'outbox.mountPath': 'relative' }, { 'outbox.mountPath': '/tmp/outbox' }, { 'outbox.concurrency': '0' }, { 'prometheusRule.for': 'ten' }, { 'prometheusRule.oldestQueuedSeconds': '-1' }]) {
+    const result = await helmTemplate(tool('helm'), { set })
+    t.not(result.code, 0, `refused: ${JSON.stringify(set)}`)
+  }
+})
+
+t.test('PrometheusRule: off by default; alerts on the oldest queued age and on failed deliveries, in PromQL that names exported metrics', { skip }, async (t) => {
+  const exported = new Set(parsePrometheus(await new Metrics({ mailboxes: ['default'], outbox: true }).render()).types.keys())
+  t.ok(exported.has('cic_gateway_outbox_oldest_queued_seconds') && exported.has('cic_gateway_outbox_failed_total'), 'the outbox metrics are read from a real Metrics registry')
+
+  t.equal(find(await render({}), 'PrometheusRule'), undefined, 'off by default')
+  const manifests = await render({ set: { 'outbox.enabled': 'true', 'prometheusRule.enabled': 'true', 'prometheusRule.labels.release': 'prometheus' } })
+  const rule = find(manifests, 'PrometheusRule')!
+  t.equal(rule.apiVersion, 'monitoring.coreos.com/v1')
+  t.equal(rule.metadata.labels?.release, 'prometheus')
+  const rules = rule.spec.groups.flatMap((g: any) => g.rules) as Array<{ alert: string, expr: string, for?: string, labels: Record<string, string> }>
+  const byName = new Map(rules.map((r) => [r.alert, r]))
+  const backlog = byName.get('CicGatewayOutboxBacklog')!
+  t.match(backlog.expr, /cic_gateway_outbox_oldest_queued_seconds\{namespace="integrations", job="gw-cic-gateway"\}\) > 1800$/, 'the oldest queued document older than the threshold, this release only')
+  t.equal(backlog.for, '10m')
+  const failed = byName.get('CicGatewayOutboxDeliveriesFailed')!
+  t.match(failed.expr, /increase\(cic_gateway_outbox_failed_total\{[^}]*\}\[15m\]\)\) > 0/, 'any new failed delivery')
+  t.ok(byName.has('CicGatewayDeliveryOutcomeUnknown'))
+  for (const r of rules) {
+    const names: string[] = []
+    const errors: string[] = []
+    promqlParser.parse(r.expr).iterate({
+      enter: (node) => {
+        if (node.type.isError) errors.push(`syntax error at ${node.from}`)
+        if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') names.push(r.expr.slice(node.from, node.to))
+      }
+    })
+    t.same(errors, [], `${r.alert}: parses as PromQL`)
+    for (const name of names) t.ok(exported.has(name), `${r.alert}: ${name} is exported by the gateway`)
+    t.equal(r.labels.severity, 'warning')
+  }
+
+  const tuned = find(await render({ valuesFiles: [outboxValues] }), 'PrometheusRule')!
+  const tunedRules = tuned.spec.groups.flatMap((g: any) => g.rules) as Array<{ alert: string, expr: string, for?: string, labels: Record<string, string> }>
+  const tunedBacklog = tunedRules.find((r) => r.alert === 'CicGatewayOutboxBacklog')!
+  t.match(tunedBacklog.expr, /job="cic-gateway-outbox"\}\) > 900$/, 'threshold and selector follow the values')
+  t.equal(tunedBacklog.for, '5m')
+  t.match(tunedRules.find((r) => r.alert === 'CicGatewayOutboxDeliveriesFailed')!.expr, /\[30m\]/)
+  t.equal(tunedBacklog.labels.severity, 'page')
+  const custom = find(await render({ set: { 'outbox.enabled': 'true', 'prometheusRule.enabled': 'true', 'prometheusRule.selector': 'cluster="eu-1"\\, service="gw"' } }), 'PrometheusRule')!
+  t.match(custom.spec.groups[1].rules[0].expr, /\{cluster="eu-1", service="gw"\}/, 'prometheusRule.selector replaces the default matchers')
+
+  const noOutbox = find(await render({ set: { 'prometheusRule.enabled': 'true' } }), 'PrometheusRule')!
+  t.same(noOutbox.spec.groups.map((g: any) => g.name), ['cic-gateway'], 'without the outbox, no outbox alerts')
+})
+
+t.test('the chart README\'s outbox install renders as written', { skip }, async (t) => {
+  const readme = await readFile(join(chartDir, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Store and forward'), readme.indexOf('## Values'))
+  const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!.replace(/\\\n\s*/g, ' ')
+  const args = block.trim().split(/\s+/).slice(1)
+  const result = await run(tool('helm'), [...args, '--kube-version', '1.37.0'], { cwd: join(chartDir, '..', '..') })
+  t.equal(result.code, 0, result.stderr)
+  const manifests = parseManifests(result.stdout)
+  t.equal(statefulSet(manifests).spec.volumeClaimTemplates[0].spec.resources.requests.storage, '20Gi')
+  t.ok(find(manifests, 'PrometheusRule'))
 })

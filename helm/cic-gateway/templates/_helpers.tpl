@@ -160,3 +160,37 @@ would land in the ConfigMap), Redis settings without redis.url, a CA without TLS
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The workload kind: a StatefulSet when each pod owns an outbox volume, else a Deployment. */}}
+{{- define "cic-gateway.workloadKind" -}}
+{{- if .Values.outbox.enabled }}StatefulSet{{ else }}Deployment{{ end }}
+{{- end }}
+
+{{/* A Kubernetes quantity in Ki/Mi/Gi/Ti as bytes; "" for any other form (not checked). */}}
+{{- define "cic-gateway.quantityBytes" -}}
+{{- $m := regexFind "^[0-9]+(Ki|Mi|Gi|Ti)$" (toString .) }}
+{{- if $m }}
+{{- $n := int64 (regexFind "^[0-9]+" $m) }}
+{{- $unit := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- mul $n (index $unit (regexFind "[KMGT]i$" $m)) }}
+{{- end }}
+{{- end }}
+
+{{/* The outbox's capacity (OUTBOX_MAX_BYTES) must fit on its volume. */}}
+{{- define "cic-gateway.validateOutbox" -}}
+{{- if .Values.outbox.enabled }}
+{{- $size := include "cic-gateway.quantityBytes" .Values.outbox.size }}
+{{- if and $size (gt (int64 .Values.outbox.maxBytes) (int64 $size)) }}
+{{- fail (printf "outbox.maxBytes (%d) is larger than the volume, outbox.size (%s): documents would be accepted that the disk cannot keep. Lower outbox.maxBytes (leave some room for the records and the filesystem) or raise outbox.size" (int64 .Values.outbox.maxBytes) .Values.outbox.size) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The label matchers that select this release's series in the alert expressions. */}}
+{{- define "cic-gateway.ruleSelector" -}}
+{{- if .Values.prometheusRule.selector }}
+{{- .Values.prometheusRule.selector }}
+{{- else }}
+{{- printf "namespace=%q, job=%q" .Release.Namespace (include "cic-gateway.fullname" .) }}
+{{- end }}
+{{- end }}
