@@ -92,13 +92,13 @@ export const documentResponses = {
   401: unauthorized,
   403: problemResponse('the API key does not allow this mailbox; nothing was delivered'),
   404: problemResponse('unknown mailbox, or no default mailbox'),
-  409: problemResponse('CIC refuses a same-name upload, or a request with the same Idempotency-Key is in progress', retryAfter),
+  409: problemResponse('CIC refuses a same-name upload (cic-file-exists), or a request with the same Idempotency-Key is in progress, on this or another replica (idempotency-key-in-use: resend after Retry-After)', retryAfter),
   413: problemResponse('the document is larger than MAX_BODY_BYTES or CIC\'s limit (document-too-large, cic-file-too-large), or a multipart field is over its limit (multipart-field-too-large)'),
   415: problemResponse('unsupported media type'),
-  422: problemResponse('the Idempotency-Key was used before with a different document'),
+  422: problemResponse('the Idempotency-Key was used before with a different document, filename or mailbox (idempotency-key-reused); nothing was delivered'),
   500: problemResponse('the gateway failed unexpectedly'),
   502: problemResponse('CIC refused the credentials, the folder lookup or the upload, or failed after the body was sent'),
-  503: problemResponse('CIC is unreachable or unavailable, or the gateway is shutting down; safe to resend', retryAfter),
+  503: problemResponse('CIC is unreachable or unavailable, or the gateway is overloaded or shutting down; safe to resend (delivered: no). Keyed requests also: the Idempotency-Key store (Redis) cannot be reached (idempotency-store-unavailable) or is full (idempotency-store-full), both safe to resend; an earlier attempt with the key had an unknown outcome and CIC cannot be asked now (reconciliation-failed, delivered: unknown: resend with the same key)', retryAfter),
   504: problemResponse('CIC did not answer in time')
 }
 
