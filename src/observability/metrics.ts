@@ -93,12 +93,17 @@ export interface MetricsOptions {
 /** What the outbox metrics read at each scrape (the Outbox, once it is open). */
 export interface OutboxGauges {
   oldestQueuedAgeSeconds (): number
-  /** Documents and bytes waiting for delivery (queued or delivering). */
-  pending? (): { documents: number, bytes: number }
+  /** Deliveries per state. */
+  stateCounts (): Record<'queued' | 'delivering' | 'delivered' | 'failed', number>
+  /** Bytes held against OUTBOX_MAX_BYTES (stored bodies and accepts in progress). */
+  readonly bytesInUse: number
+  /** OUTBOX_MAX_BYTES. */
+  readonly capacityBytes: number
 }
 
 /** A delivery's state change, as the outbox reports it (onChange). */
 export interface OutboxChange {
+  id: string
   state: string
   mailbox: string
   bytes: number
@@ -120,6 +125,8 @@ export class Metrics implements DocumentMetrics {
   private readonly outboxFailed?: Counter<'mailbox' | 'code'>
   private readonly outboxDelivered?: Counter<'mailbox'>
   private outboxSource?: OutboxGauges
+  /** The last state counted per delivery, so a repeated notification is not counted twice. */
+  private readonly outboxStates = new Map<string, string>()
 
   constructor (opts: MetricsOptions) {
     const own = new Registry()
@@ -206,15 +213,30 @@ export class Metrics implements DocumentMetrics {
       })
       new Gauge({
         name: `${METRIC_PREFIX}outbox_queued_documents`,
-        help: 'Documents in the outbox waiting for delivery (queued or delivering); drain a pod before removing its volume until this is 0.',
+        help: 'Documents in the outbox waiting for delivery (queued or delivering); drain a pod until this is 0 before removing its volume.',
         registers,
-        collect () { this.set(gauges()?.pending?.().documents ?? 0) }
+        collect () {
+          const counts = gauges()?.stateCounts()
+          this.set((counts?.queued ?? 0) + (counts?.delivering ?? 0))
+        }
       })
       new Gauge({
-        name: `${METRIC_PREFIX}outbox_queued_bytes`,
-        help: 'Bytes of the documents in the outbox waiting for delivery (queued or delivering); capacity is OUTBOX_MAX_BYTES.',
+        name: `${METRIC_PREFIX}outbox_failed_documents`,
+        help: 'Failed deliveries kept in the outbox (body on disk) until POST /deliveries/{id}/retry or their status expires.',
         registers,
-        collect () { this.set(gauges()?.pending?.().bytes ?? 0) }
+        collect () { this.set(gauges()?.stateCounts().failed ?? 0) }
+      })
+      new Gauge({
+        name: `${METRIC_PREFIX}outbox_stored_bytes`,
+        help: 'Bytes the outbox holds (documents queued, delivering or failed, and accepts in progress), against cic_gateway_outbox_capacity_bytes.',
+        registers,
+        collect () { this.set(gauges()?.bytesInUse ?? 0) }
+      })
+      new Gauge({
+        name: `${METRIC_PREFIX}outbox_capacity_bytes`,
+        help: 'OUTBOX_MAX_BYTES: past it, Prefer: respond-async requests get 503 + Retry-After.',
+        registers,
+        collect () { this.set(gauges()?.capacityBytes ?? 0) }
       })
     }
     const spool = opts.spool
@@ -289,6 +311,10 @@ export class Metrics implements DocumentMetrics {
   /** The outbox's onChange: counts deliveries that became delivered or failed. */
   readonly outboxChange = (change: OutboxChange): void => {
     const mailbox = this.label(change.mailbox)
+    const before = this.outboxStates.get(change.id)
+    if (change.state === 'delivered') this.outboxStates.delete(change.id)
+    else this.outboxStates.set(change.id, change.state)
+    if (before === change.state) return
     if (change.state === 'failed') this.outboxFailed?.inc({ mailbox, code: change.lastError?.code ?? 'unknown' })
     else if (change.state === 'delivered') this.outboxDelivered?.inc({ mailbox })
   }

@@ -633,7 +633,8 @@ t.test('outbox.maxBytes larger than the volume is refused; the values schema che
   t.not(tooBig.code, 0)
   t.match(tooBig.stderr, /outbox\.maxBytes \(5368709120\) is larger than the volume, outbox\.size \(4Gi\)/)
   t.equal((await helmTemplate(tool('helm'), { set: { 'outbox.enabled': 'true', 'outbox.size': '4Gi', 'outbox.maxBytes': String(3 * 1024 ** 3) } })).code, 0, 'one that fits renders')
-  for (const set of [{ 'outbox.enable': 'true' }, { 'outbox.size': 'big' }, { 'outbox.mountPath': 'relative' }, { 'outbox.mountPath': '/tmp/outbox' }, { 'outbox.concurrency': '0' }, { 'prometheusRule.for': 'ten' }, { 'prometheusRule.oldestQueuedSeconds': '-1' }]) {
+  const invalid: Array<Record<string, string>> = [{ 'outbox.enable': 'true' }, { 'outbox.size': 'big' }, { 'outbox.mountPath': 'relative' }, { 'outbox.mountPath': '/tmp/outbox' }, { 'outbox.concurrency': '0' }, { 'prometheusRule.for': 'ten' }, { 'prometheusRule.oldestQueuedSeconds': '-1' }]
+  for (const set of invalid) {
     const result = await helmTemplate(tool('helm'), { set })
     t.not(result.code, 0, `refused: ${JSON.stringify(set)}`)
   }
