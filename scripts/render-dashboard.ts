@@ -14,8 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { loadConfig } from '../src/config/index.js'
-import { createGateway, type Gateway } from '../src/gateway.js'
-import { createLogger } from '../src/logger.js'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { createLogger } from '../src/observability/logger.js'
 import { DEMO_PASSWORD, DEMO_USERNAME, startSimulator } from '../src/simulator/index.js'
 import { parsePrometheus, type Scrape } from '../test/helpers/prometheus.js'
 
@@ -40,14 +41,14 @@ function random (): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
-interface Node { name: string, gateway: Gateway, url: string }
+interface Node { name: string, gateway: FastifyInstance, url: string }
 
 async function startNode (name: string, simUrl: string): Promise<Node> {
   const config = loadConfig({ CIC_BASE_URL: simUrl, CIC_USERNAME: DEMO_USERNAME, CIC_PASSWORD: DEMO_PASSWORD, LOG_LEVEL: 'silent', MEMORY_BODY_BYTES: String(64 * 1024) })
   // Each gateway relays to its own mailbox, as two pods of two deployments would.
   const mailboxes = config.mailboxes.map(m => ({ ...m, name }))
-  const gateway = await createGateway({ ...config, mailboxes, defaultMailbox: name }, createLogger('silent'))
-  const url = await gateway.app.listen({ host: '127.0.0.1', port: 0 })
+  const gateway = await buildApp({ ...config, mailboxes, defaultMailbox: name }, createLogger('silent'))
+  const url = await gateway.listen({ host: '127.0.0.1', port: 0 })
   return { name, gateway, url }
 }
 

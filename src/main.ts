@@ -2,8 +2,8 @@
 import closeWithGrace from 'close-with-grace'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConfigError, loadConfig, type Config } from './config/index.js'
-import { createGateway } from './gateway.js'
-import { createLogger } from './logger.js'
+import { buildApp } from './app.js'
+import { createLogger } from './observability/logger.js'
 
 async function startDemoSimulator (config: Config): Promise<{ config: Config, close: () => Promise<void> }> {
   // Imported lazily: production never loads the simulator.
@@ -33,24 +33,21 @@ async function main (): Promise<void> {
     logger.warn({ event: 'demo', cicBaseUrl: config.mailboxes[0]?.baseUrl }, 'DEMO MODE: no CIC_BASE_URL configured, documents go to the bundled CIC simulator, not to Cleo Integration Cloud')
   }
 
-  const gateway = await createGateway(config, logger)
-  const address = await gateway.app.listen({ host: config.host, port: config.port })
-  const metricsAddress = await gateway.metricsServer?.listen({ host: config.host, port: config.metricsPort })
-  logger.info({ event: 'start', address, metricsAddress, mailboxes: gateway.delivery.mailboxNames(), maxBodyBytes: config.maxBodyBytes, nodeEnv: config.nodeEnv }, 'cic-gateway listening')
+  const app = await buildApp(config, logger)
+  // The simulator outlives the gateway: uploads in flight finish against it.
+  if (closeSimulator !== undefined) app.addHook('onClose', closeSimulator)
+  const address = await app.listen({ host: config.host, port: config.port })
+  const metricsAddress = await app.metricsServer?.listen({ host: config.host, port: config.metricsPort })
+  logger.info({ event: 'start', address, metricsAddress, mailboxes: app.delivery.mailboxNames(), maxBodyBytes: config.maxBodyBytes, nodeEnv: config.nodeEnv }, 'cic-gateway listening')
 
   // Kubernetes sends SIGTERM and waits terminationGracePeriodSeconds; a second signal forces exit.
   closeWithGrace({ delay: config.shutdownDelayMs + config.shutdownTimeoutMs, logger }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     logger.info({ event: 'shutdown', signal, delayMs: config.shutdownDelayMs }, 'shutdown started: readiness now fails')
-    gateway.lifecycle.shuttingDown = true
+    app.lifecycle.beginShutdown()
+    // Still serving while the endpoints drop this pod; then the app closes itself (plugins/lifecycle.ts).
     await sleep(config.shutdownDelayMs)
-    // Still listening, so late callers get a clear 503 with Connection: close, not a refused connection.
-    gateway.lifecycle.draining = true
-    logger.info({ event: 'shutdown', phase: 'draining', inFlight: gateway.uploads.active }, 'new requests refused; waiting for in-flight uploads')
-    const drained = await gateway.drained(config.shutdownTimeoutMs)
-    if (!drained) logger.warn({ event: 'shutdown', phase: 'deadline', inFlight: gateway.uploads.active }, 'shutdown deadline reached with uploads in flight')
-    await gateway.close()
-    await closeSimulator?.()
+    await app.close()
     logger.info({ event: 'shutdown', phase: 'done' }, 'shutdown complete')
   })
 }

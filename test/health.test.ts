@@ -80,7 +80,7 @@ t.test('/readyz: a folder lookup CIC refuses is cic-folder-lookup-failed, and th
 
 t.test('/readyz is 503 as soon as shutdown starts', async t => {
   const stack = await startStack(t)
-  stack.gateway.lifecycle.shuttingDown = true
+  stack.gateway.lifecycle.beginShutdown()
   const res = await send(`${stack.url}/readyz`, { method: 'GET' })
   t.equal(res.status, 503)
   t.equal(res.json().type, 'urn:cic-gateway:problem:shutting-down')

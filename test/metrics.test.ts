@@ -179,7 +179,7 @@ t.test('circuit state and idempotent replays reach the exported series', async t
 t.test('with METRICS_PORT, /metrics is served on its own listener and not on the API port', async t => {
   const stack = await startStack(t, { env: { METRICS_PORT: '0' } })
   const metricsServer = stack.gateway.metricsServer
-  if (metricsServer === undefined) throw new Error('no metrics listener')
+  if (metricsServer === null) throw new Error('no metrics listener')
   const address = await metricsServer.listen({ host: '127.0.0.1', port: 0 })
   t.equal((await postDocument(stack.url, 'a.edi', 'a')).status, 201)
   const onApi = await send(`${stack.url}/metrics`, { method: 'GET' })
@@ -190,7 +190,7 @@ t.test('with METRICS_PORT, /metrics is served on its own listener and not on the
 
 t.test('without METRICS_PORT there is no separate listener', async t => {
   const stack = await startStack(t)
-  t.equal(stack.gateway.metricsServer, undefined)
+  t.equal(stack.gateway.metricsServer, null)
   t.equal((await send(`${stack.url}/metrics`, { method: 'GET' })).status, 200)
 })
 

@@ -5,7 +5,7 @@
 // This module speaks Redis only; the login itself stays in tokens.ts.
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { RedisConnection } from '../redis-connection.js'
+import type { RedisConnection } from '../redis/connection.js'
 import type { SharedToken, TokenStore } from './token-store.js'
 
 /** KEYS[1] token or lock; ARGV value. Deletes the key only while it still holds the value. */

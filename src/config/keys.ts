@@ -1,7 +1,7 @@
 // Caller API keys: what a key may look like, how keys are read, and the checks every key gets
 // wherever it was configured (GATEWAY_API_KEYS or GATEWAY_CONFIG_FILE). Keys are bearer tokens
 // (RFC 6750 b64token), long enough not to be guessed. Messages name a key's place, never the key.
-import { sha256 } from '../digest.js'
+import { sha256 } from './key-digest.js'
 import type { Findings } from './findings.js'
 
 export const API_KEY_MIN_LENGTH = 16

@@ -1,7 +1,7 @@
 // One start-up line on how callers are authenticated and how CIC is reached; a warning when
 // anyone who can reach the port can deliver. Never a key, password or proxy credential.
 import type { Logger } from 'pino'
-import type { Config } from './config/index.js'
+import type { Config } from './index.js'
 
 function withoutCredentials (url: string | undefined): string | undefined {
   if (url === undefined) return undefined

@@ -1,15 +1,50 @@
-// What a failed delivery means for the caller: a stable code, the HTTP status we answer,
-// and whether CIC holds the document ('no' = safe to resend, 'unknown' = check before resending).
+// What a failed delivery means: a stable code, whether CIC holds the document ('no' = safe
+// to resend, 'unknown' = check before resending), and when to retry.
 import { CicError } from '../cic/errors.js'
 import { CircuitOpenError } from '../cic/mailbox.js'
 import { BodyIncompleteError, BodyTooLargeError, DigestMismatchError, SpoolError } from './body.js'
 
 export type Delivered = 'no' | 'unknown'
 
+/**
+ * Every way a delivery can end without CIC's 201, with its title. What the caller is
+ * answered (an HTTP status) is the HTTP layer's decision (src/http/problem-catalogue.ts).
+ */
+export const DELIVERY_OUTCOMES = {
+  'circuit-open': 'CIC failing, circuit open',
+  'document-empty': 'Empty document',
+  'document-too-large': 'Document too large',
+  'document-incomplete': 'Document body incomplete',
+  'digest-mismatch': 'Digest mismatch',
+  'spool-unavailable': 'Gateway cannot buffer the document',
+  'internal-error': 'Internal error',
+  'cic-unreachable': 'CIC unreachable',
+  'cic-timeout': 'CIC timed out',
+  'cic-connection-lost': 'Connection to CIC lost',
+  'cic-bad-response': 'Unexpected answer from CIC',
+  aborted: 'Delivery aborted',
+  'cic-tls-untrusted': 'CIC certificate not trusted',
+  'cic-unavailable': 'CIC unavailable',
+  'cic-rate-limited': 'CIC rate limit',
+  'cic-error': 'CIC failed',
+  'cic-login-failed': 'CIC login failed',
+  'cic-folder-lookup-failed': 'CIC folder lookup failed',
+  'token-revoked-not-replayable': 'CIC token revoked during a streamed upload',
+  'cic-file-exists': 'CIC already holds a file of that name',
+  'cic-file-too-large': 'CIC refused the document size',
+  'cic-rejected': 'CIC rejected the document',
+  overloaded: 'Too many uploads in progress',
+  'idempotency-key-in-use': 'Request with this Idempotency-Key in progress',
+  'idempotency-key-reused': 'Idempotency-Key reused with another document',
+  'idempotency-store-full': 'Idempotency-Key store full',
+  'idempotency-store-unavailable': 'Idempotency-Key store unavailable',
+  'reconciliation-failed': 'Cannot settle the earlier attempt'
+} as const
+
+export type DeliveryCode = keyof typeof DELIVERY_OUTCOMES
+
 export interface DeliveryFailureInit {
-  code: string
-  status: number
-  title: string
+  code: DeliveryCode
   detail: string
   delivered: Delivered
   retryAfterSeconds?: number
@@ -17,23 +52,26 @@ export interface DeliveryFailureInit {
   cause?: unknown
 }
 
+/** A delivery that ended without CIC's 201: what happened, whether CIC may hold it, when to retry. */
 export class DeliveryFailure extends Error {
-  readonly code: string
-  readonly status: number
-  readonly title: string
+  readonly code: DeliveryCode
   readonly delivered: Delivered
   readonly retryAfterSeconds: number | undefined
   readonly upstreamStatus: number | undefined
+  /** The document's filename, once it was read (for the failure's log line). */
+  filename: string | undefined
 
   constructor (init: DeliveryFailureInit) {
     super(init.detail, { cause: init.cause })
     this.name = 'DeliveryFailure'
     this.code = init.code
-    this.status = init.status
-    this.title = init.title
     this.delivered = init.delivered
     this.retryAfterSeconds = init.retryAfterSeconds
     this.upstreamStatus = init.upstreamStatus
+  }
+
+  get title (): string {
+    return DELIVERY_OUTCOMES[this.code]
   }
 }
 
@@ -43,25 +81,25 @@ const OPERATION_NAMES = { login: 'the login', folders: 'the home-folder lookup',
 export function toDeliveryFailure (err: unknown, opts: { replayable: boolean }): DeliveryFailure {
   if (err instanceof DeliveryFailure) return err
   if (err instanceof CircuitOpenError) {
-    return new DeliveryFailure({ code: 'circuit-open', status: 503, title: 'CIC failing, circuit open', detail: `${err.message}; the document was not delivered and is safe to resend after the Retry-After delay`, delivered: 'no', retryAfterSeconds: err.retryAfterSeconds, cause: err })
+    return new DeliveryFailure({ code: 'circuit-open', detail: `${err.message}; the document was not delivered and is safe to resend after the Retry-After delay`, delivered: 'no', retryAfterSeconds: err.retryAfterSeconds, cause: err })
   }
   // A body error surfaces wrapped when it broke the stream CIC was reading.
   const bodyError = findCause(err, e => e instanceof DigestMismatchError || e instanceof BodyIncompleteError)
   if (bodyError !== undefined && !(err instanceof BodyIncompleteError) && !(err instanceof DigestMismatchError)) return toDeliveryFailure(bodyError, opts)
   if (err instanceof BodyTooLargeError) {
-    return new DeliveryFailure({ code: 'document-too-large', status: 413, title: 'Document too large', detail: err.message, delivered: 'no', cause: err })
+    return new DeliveryFailure({ code: 'document-too-large', detail: err.message, delivered: 'no', cause: err })
   }
   if (err instanceof BodyIncompleteError) {
-    return new DeliveryFailure({ code: 'document-incomplete', status: 400, title: 'Document body incomplete', detail: err.message, delivered: 'no', cause: err })
+    return new DeliveryFailure({ code: 'document-incomplete', detail: err.message, delivered: 'no', cause: err })
   }
   if (err instanceof DigestMismatchError) {
-    return new DeliveryFailure({ code: 'digest-mismatch', status: 400, title: 'Digest mismatch', detail: `${err.message}; nothing was delivered`, delivered: 'no', cause: err })
+    return new DeliveryFailure({ code: 'digest-mismatch', detail: `${err.message}; nothing was delivered`, delivered: 'no', cause: err })
   }
   if (err instanceof SpoolError) {
-    return new DeliveryFailure({ code: 'spool-unavailable', status: 503, title: 'Gateway cannot buffer the document', detail: `${err.message}; it was not delivered and is safe to resend`, delivered: 'no', retryAfterSeconds: 5, cause: err })
+    return new DeliveryFailure({ code: 'spool-unavailable', detail: `${err.message}; it was not delivered and is safe to resend`, delivered: 'no', retryAfterSeconds: 5, cause: err })
   }
   if (!(err instanceof CicError)) {
-    return new DeliveryFailure({ code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly; whether CIC holds the document is unknown', delivered: 'unknown', cause: err })
+    return new DeliveryFailure({ code: 'internal-error', detail: 'the gateway failed unexpectedly; whether CIC holds the document is unknown', delivered: 'unknown', cause: err })
   }
   return fromCicError(err, opts.replayable)
 }
@@ -83,18 +121,18 @@ function fromCicError (err: CicError, replayable: boolean): DeliveryFailure {
   const base = { upstreamStatus: err.status, cause: err }
   switch (err.kind) {
     case 'unreachable':
-      return new DeliveryFailure({ ...base, code: 'cic-unreachable', status: 503, title: 'CIC unreachable', detail: `CIC could not be reached during ${step}; the document was not delivered and is safe to resend`, delivered: 'no', retryAfterSeconds: 5 })
+      return new DeliveryFailure({ ...base, code: 'cic-unreachable', detail: `CIC could not be reached during ${step}; the document was not delivered and is safe to resend`, delivered: 'no', retryAfterSeconds: 5 })
     case 'timeout':
-      return new DeliveryFailure({ ...base, code: 'cic-timeout', status: 504, title: 'CIC timed out', detail: `CIC did not answer in time during ${step}${upload ? '; CIC may hold the document: check before resending, or resend with the same Idempotency-Key' : '; the document was not delivered and is safe to resend'}`, delivered: unknownIfUpload })
+      return new DeliveryFailure({ ...base, code: 'cic-timeout', detail: `CIC did not answer in time during ${step}${upload ? '; CIC may hold the document: check before resending, or resend with the same Idempotency-Key' : '; the document was not delivered and is safe to resend'}`, delivered: unknownIfUpload })
     case 'connection-lost':
     case 'protocol':
-      return new DeliveryFailure({ ...base, code: err.kind === 'protocol' ? 'cic-bad-response' : 'cic-connection-lost', status: 502, title: err.kind === 'protocol' ? 'Unexpected answer from CIC' : 'Connection to CIC lost', detail: `${err.message}${upload ? '; CIC may hold the document: check before resending, or resend with the same Idempotency-Key' : '; the document was not delivered'}`, delivered: unknownIfUpload })
+      return new DeliveryFailure({ ...base, code: err.kind === 'protocol' ? 'cic-bad-response' : 'cic-connection-lost', detail: `${err.message}${upload ? '; CIC may hold the document: check before resending, or resend with the same Idempotency-Key' : '; the document was not delivered'}`, delivered: unknownIfUpload })
     case 'aborted':
-      return new DeliveryFailure({ ...base, code: 'aborted', status: 503, title: 'Delivery aborted', detail: 'the delivery was aborted before CIC confirmed it', delivered: unknownIfUpload })
+      return new DeliveryFailure({ ...base, code: 'aborted', detail: 'the delivery was aborted before CIC confirmed it', delivered: unknownIfUpload })
     case 'body':
-      return new DeliveryFailure({ ...base, code: 'document-incomplete', status: 400, title: 'Document body incomplete', detail: err.message, delivered: 'no' })
+      return new DeliveryFailure({ ...base, code: 'document-incomplete', detail: err.message, delivered: 'no' })
     case 'tls':
-      return new DeliveryFailure({ ...base, code: 'cic-tls-untrusted', status: 502, title: 'CIC certificate not trusted', detail: `${err.message} during ${step}; nothing was sent. Behind a TLS-inspecting proxy, set CIC_CA_FILE to its CA bundle`, delivered: 'no' })
+      return new DeliveryFailure({ ...base, code: 'cic-tls-untrusted', detail: `${err.message} during ${step}; nothing was sent. Behind a TLS-inspecting proxy, set CIC_CA_FILE to its CA bundle`, delivered: 'no' })
     case 'status':
       return fromCicStatus(err, replayable, step)
   }
@@ -104,28 +142,28 @@ function fromCicStatus (err: CicError, replayable: boolean, step: string): Deliv
   const status = err.status ?? 0
   const base = { upstreamStatus: status, cause: err }
   if (status === 429 || status === 503) {
-    return new DeliveryFailure({ ...base, code: status === 429 ? 'cic-rate-limited' : 'cic-unavailable', status: 503, title: status === 429 ? 'CIC rate limit' : 'CIC unavailable', detail: `CIC answered ${status} to ${step}; the document was not delivered and is safe to resend after the Retry-After delay`, delivered: 'no', retryAfterSeconds: err.retryAfterSeconds ?? 5 })
+    return new DeliveryFailure({ ...base, code: status === 429 ? 'cic-rate-limited' : 'cic-unavailable', detail: `CIC answered ${status} to ${step}; the document was not delivered and is safe to resend after the Retry-After delay`, delivered: 'no', retryAfterSeconds: err.retryAfterSeconds ?? 5 })
   }
   if (err.operation !== 'upload' && status >= 500) {
-    return new DeliveryFailure({ ...base, code: 'cic-error', status: 502, title: 'CIC failed', detail: `CIC answered ${status} to ${step}; the document was not delivered and is safe to resend`, delivered: 'no' })
+    return new DeliveryFailure({ ...base, code: 'cic-error', detail: `CIC answered ${status} to ${step}; the document was not delivered and is safe to resend`, delivered: 'no' })
   }
   if (err.operation === 'login') {
-    return new DeliveryFailure({ ...base, code: 'cic-login-failed', status: 502, title: 'CIC login failed', detail: `CIC refused the gateway's login (status ${status}): check the mailbox credentials; the document was not delivered`, delivered: 'no' })
+    return new DeliveryFailure({ ...base, code: 'cic-login-failed', detail: `CIC refused the gateway's login (status ${status}): check the mailbox credentials; the document was not delivered`, delivered: 'no' })
   }
   if (err.operation !== 'upload') {
-    return new DeliveryFailure({ ...base, code: 'cic-folder-lookup-failed', status: 502, title: 'CIC folder lookup failed', detail: `CIC answered ${status} to ${step}; the document was not delivered`, delivered: 'no' })
+    return new DeliveryFailure({ ...base, code: 'cic-folder-lookup-failed', detail: `CIC answered ${status} to ${step}; the document was not delivered`, delivered: 'no' })
   }
   if (status === 401 && !replayable) {
-    return new DeliveryFailure({ ...base, code: 'token-revoked-not-replayable', status: 503, title: 'CIC token revoked during a streamed upload', detail: 'CIC rejected the gateway\'s token while the document streamed; the token was renewed, but a streamed body cannot be replayed: the document was not delivered and is safe to resend', delivered: 'no', retryAfterSeconds: 1 })
+    return new DeliveryFailure({ ...base, code: 'token-revoked-not-replayable', detail: 'CIC rejected the gateway\'s token while the document streamed; the token was renewed, but a streamed body cannot be replayed: the document was not delivered and is safe to resend', delivered: 'no', retryAfterSeconds: 1 })
   }
   if (status === 409) {
-    return new DeliveryFailure({ ...base, code: 'cic-file-exists', status: 409, title: 'CIC already holds a file of that name', detail: 'CIC refused the upload because a file of that name exists in the upload folder; the document was not delivered', delivered: 'no' })
+    return new DeliveryFailure({ ...base, code: 'cic-file-exists', detail: 'CIC refused the upload because a file of that name exists in the upload folder; the document was not delivered', delivered: 'no' })
   }
   if (status === 413) {
-    return new DeliveryFailure({ ...base, code: 'cic-file-too-large', status: 413, title: 'CIC refused the document size', detail: 'CIC answered 413: the document is larger than the mailbox accepts; it was not delivered', delivered: 'no' })
+    return new DeliveryFailure({ ...base, code: 'cic-file-too-large', detail: 'CIC answered 413: the document is larger than the mailbox accepts; it was not delivered', delivered: 'no' })
   }
   if (status >= 400 && status < 500) {
-    return new DeliveryFailure({ ...base, code: 'cic-rejected', status: 502, title: 'CIC rejected the document', detail: `CIC answered ${status} to the upload (the mailbox may restrict file names or types); the document was not delivered`, delivered: 'no' })
+    return new DeliveryFailure({ ...base, code: 'cic-rejected', detail: `CIC answered ${status} to the upload (the mailbox may restrict file names or types); the document was not delivered`, delivered: 'no' })
   }
-  return new DeliveryFailure({ ...base, code: 'cic-error', status: 502, title: 'CIC failed', detail: `CIC answered ${status} to the upload; CIC may hold the document: check before resending, or resend with the same Idempotency-Key`, delivered: 'unknown' })
+  return new DeliveryFailure({ ...base, code: 'cic-error', detail: `CIC answered ${status} to the upload; CIC may hold the document: check before resending, or resend with the same Idempotency-Key`, delivered: 'unknown' })
 }

@@ -10,7 +10,7 @@
 // would then be uploaded again.) So `full` is never answered here.
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { RedisUnavailableError, type RedisConnection } from '../redis-connection.js'
+import { RedisUnavailableError, type RedisConnection } from '../redis/connection.js'
 import type { Attempt, ClaimResult, IdempotencyRecord, IdempotencyStore, SettledRecord } from './idempotency-store.js'
 
 // Server time in ms. replicate_commands: Redis < 5 needs it to write after TIME (a no-op since 7).

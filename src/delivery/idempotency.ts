@@ -53,9 +53,9 @@ export class Idempotency {
     const claim = await storeCall(async () => await this.opts.store.claim(req.scope, owner, this.opts.leaseMs))
     switch (claim.outcome) {
       case 'in-use':
-        throw new DeliveryFailure({ code: 'idempotency-key-in-use', status: 409, title: 'Request with this Idempotency-Key in progress', detail: 'a request with the same Idempotency-Key is still being delivered; retry after it finishes', delivered: 'no', retryAfterSeconds: 1 })
+        throw new DeliveryFailure({ code: 'idempotency-key-in-use', detail: 'a request with the same Idempotency-Key is still being delivered; retry after it finishes', delivered: 'no', retryAfterSeconds: 1 })
       case 'full':
-        throw new DeliveryFailure({ code: 'idempotency-store-full', status: 503, title: 'Idempotency-Key store full', detail: 'the gateway holds its maximum of Idempotency-Key records; nothing was delivered and the request is safe to resend later', delivered: 'no', retryAfterSeconds: 30 })
+        throw new DeliveryFailure({ code: 'idempotency-store-full', detail: 'the gateway holds its maximum of Idempotency-Key records; nothing was delivered and the request is safe to resend later', delivered: 'no', retryAfterSeconds: 30 })
       case 'delivered':
         return new KeyClaim(this.opts, req, undefined, undefined, claim.record)
       case 'claimed':
@@ -102,7 +102,7 @@ export class KeyClaim {
       try {
         found = await findDelivered(this.req.mailbox, this.previous.filename)
       } catch (err) {
-        throw new DeliveryFailure({ code: 'reconciliation-failed', status: 503, title: 'Cannot settle the earlier attempt', detail: 'an earlier attempt with this Idempotency-Key had an unknown outcome and CIC cannot be asked now; nothing was sent, retry later with the same key', delivered: 'unknown', retryAfterSeconds: 5, cause: err })
+        throw new DeliveryFailure({ code: 'reconciliation-failed', detail: 'an earlier attempt with this Idempotency-Key had an unknown outcome and CIC cannot be asked now; nothing was sent, retry later with the same key', delivered: 'unknown', retryAfterSeconds: 5, cause: err })
       }
       if (found !== undefined) {
         await this.settle({ state: 'delivered', attempt, raw: found.raw.toString('base64') })
@@ -113,7 +113,7 @@ export class KeyClaim {
     if (!stillOurs) {
       this.stopLease()
       this.owner = undefined
-      throw new DeliveryFailure({ code: 'idempotency-key-in-use', status: 409, title: 'Request with this Idempotency-Key in progress', detail: 'this request lost its hold on the Idempotency-Key to a newer one; nothing was sent', delivered: 'no', retryAfterSeconds: 1 })
+      throw new DeliveryFailure({ code: 'idempotency-key-in-use', detail: 'this request lost its hold on the Idempotency-Key to a newer one; nothing was sent', delivered: 'no', retryAfterSeconds: 1 })
     }
     this.attempt = attempt
     return undefined
@@ -169,13 +169,13 @@ export class KeyClaim {
 }
 
 function reused (): DeliveryFailure {
-  return new DeliveryFailure({ code: 'idempotency-key-reused', status: 422, title: 'Idempotency-Key reused with another document', detail: 'this Idempotency-Key was used for a different request (mailbox, filename or body); nothing was delivered', delivered: 'no' })
+  return new DeliveryFailure({ code: 'idempotency-key-reused', detail: 'this Idempotency-Key was used for a different request (mailbox, filename or body); nothing was delivered', delivered: 'no' })
 }
 
 async function storeCall<T> (call: () => Promise<T>): Promise<T> {
   try {
     return await call()
   } catch (err) {
-    throw new DeliveryFailure({ code: 'idempotency-store-unavailable', status: 503, title: 'Idempotency-Key store unavailable', detail: 'the gateway cannot reach its Idempotency-Key store; nothing was delivered and the request is safe to resend', delivered: 'no', retryAfterSeconds: 5, cause: new IdempotencyStoreUnavailableError(err) })
+    throw new DeliveryFailure({ code: 'idempotency-store-unavailable', detail: 'the gateway cannot reach its Idempotency-Key store; nothing was delivered and the request is safe to resend', delivered: 'no', retryAfterSeconds: 5, cause: new IdempotencyStoreUnavailableError(err) })
   }
 }

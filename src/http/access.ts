@@ -6,19 +6,12 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthConfig, AuthMode } from '../config/index.js'
-import { sha256 } from '../digest.js'
+import { sha256 } from '../config/key-digest.js'
 import { ProblemError, sendProblem } from './problems.js'
 
 export interface Caller {
   name: string
   mailboxes: string[] | '*'
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The authenticated caller; undefined when authentication is off. */
-    caller?: Caller
-  }
 }
 
 const BEARER = /^Bearer +([^\s]+) *$/i
@@ -67,8 +60,6 @@ export class Access {
       void reply.header('www-authenticate', presented ? 'Bearer realm="cic-gateway", error="invalid_token"' : 'Bearer realm="cic-gateway"')
       return sendProblem(reply, {
         code: 'unauthorized',
-        status: 401,
-        title: 'Unauthorized',
         detail: 'send Authorization: Bearer <api key> with a key configured for this gateway; nothing was delivered',
         delivered: 'no'
       })
@@ -86,12 +77,10 @@ export class Access {
   authorize (request: FastifyRequest, mailbox: string): void {
     if (!this.enabled) return
     const caller = request.caller
-    if (caller === undefined || (caller.mailboxes !== '*' && !caller.mailboxes.includes(mailbox))) {
+    if (caller === null || (caller.mailboxes !== '*' && !caller.mailboxes.includes(mailbox))) {
       request.log.info({ event: 'auth.forbidden', mailbox }, 'caller may not deliver to this mailbox')
       throw new ProblemError({
         code: 'mailbox-forbidden',
-        status: 403,
-        title: 'Mailbox not allowed',
         detail: 'the API key presented does not allow delivering to this mailbox; nothing was delivered',
         delivered: 'no'
       })

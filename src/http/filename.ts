@@ -1,6 +1,6 @@
 // Where a document's filename comes from, and the rules every source must pass.
 import contentDisposition from 'content-disposition'
-import { badRequest, type ProblemError } from './problems.js'
+import { refusal, type ProblemError } from './problems.js'
 
 const MAX_FILENAME_BYTES = 255
 const SEPARATOR = /[/\\]/
@@ -22,14 +22,14 @@ const LOOKALIKE_SLASH = /[\u0337\u0338\u1735\u2044\u20e5\u20eb\u2215\u2216\u2571
 const NOT_UTF8 = /[\ufffd\p{Cs}]/u
 
 function invalid (source: string, rule: string): ProblemError {
-  return badRequest('filename-invalid', 'Invalid filename', `the filename from ${source} ${rule}`)
+  return refusal('filename-invalid', `the filename from ${source} ${rule}`)
 }
 
 const RULE_UTF8 = 'is not valid UTF-8'
 
 export function validateFilename (name: string | undefined, source: string): string {
   if (name === undefined || name === '') {
-    throw badRequest('filename-missing', 'Filename missing', `no filename: pass ?filename=, a Content-Disposition header with filename= or filename*=, or a multipart file part with a filename (checked: ${source})`)
+    throw refusal('filename-missing', `no filename: pass ?filename=, a Content-Disposition header with filename= or filename*=, or a multipart file part with a filename (checked: ${source})`)
   }
   if (NOT_UTF8.test(name)) throw invalid(source, RULE_UTF8)
   if (Buffer.byteLength(name, 'utf8') > MAX_FILENAME_BYTES) throw invalid(source, `is longer than ${MAX_FILENAME_BYTES} bytes`)
@@ -139,12 +139,12 @@ export function filenameFromContentDisposition (header: string | undefined): str
   try {
     parsed = contentDisposition.parse(header)
   } catch {
-    throw badRequest('content-disposition-invalid', 'Invalid Content-Disposition', 'the Content-Disposition header cannot be parsed (RFC 6266)')
+    throw refusal('content-disposition-invalid', 'the Content-Disposition header cannot be parsed (RFC 6266)')
   }
   const extended = rawExtendedFilename(header)
   if (extended !== undefined) {
     const decoded = decodeExtValue(extended, 'the Content-Disposition header')
-    if (decoded === undefined) throw badRequest('content-disposition-invalid', 'Invalid Content-Disposition', 'the Content-Disposition header cannot be parsed (RFC 6266)')
+    if (decoded === undefined) throw refusal('content-disposition-invalid', 'the Content-Disposition header cannot be parsed (RFC 6266)')
     return decoded
   }
   return parsed.parameters.filename

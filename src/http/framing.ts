@@ -6,16 +6,12 @@ import type { Problem } from './problems.js'
 
 const DUPLICATE_AUTHORIZATION: Problem = {
   code: 'authorization-duplicated',
-  status: 400,
-  title: 'More than one Authorization header',
   detail: 'the request has more than one Authorization header: send exactly one; nothing was delivered',
   delivered: 'no'
 }
 
 const HTTP10_TRANSFER_ENCODING: Problem = {
   code: 'malformed-request',
-  status: 400,
-  title: 'Malformed request',
   detail: 'an HTTP/1.0 request cannot carry Transfer-Encoding (RFC 9112 §6.1): send HTTP/1.1 or a Content-Length; nothing was delivered',
   delivered: 'no'
 }

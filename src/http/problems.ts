@@ -1,41 +1,52 @@
 // RFC 9457 problem+json: every error the gateway answers goes through here.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { DeliveryFailure } from '../delivery/failure.js'
 import type { RouteTable } from './methods.js'
+import { PROBLEM_TYPES, type ProblemCode } from './problem-catalogue.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
+/** One answer of the catalogue (problem-catalogue.ts gives its status and title) with its details. */
 export interface Problem {
   /** Stable machine-readable code; also the last part of `type`. */
-  code: string
-  status: number
-  title: string
+  code: ProblemCode
   detail: string
   /** 'no': CIC does not hold the document, safe to resend. 'unknown': check before resending. */
   delivered?: 'no' | 'unknown'
   retryAfterSeconds?: number
   upstreamStatus?: number
+  /** RFC 9457 extension members of this problem (e.g. /readyz's per-mailbox reasons). */
+  extensions?: Record<string, unknown>
 }
 
 export function problemType (code: string): string {
   return `urn:cic-gateway:problem:${code}`
 }
 
-export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
-  if (problem.retryAfterSeconds !== undefined) void reply.header('retry-after', String(problem.retryAfterSeconds))
-  const body: Record<string, unknown> = {
-    type: problemType(problem.code),
-    title: problem.title,
-    status: problem.status,
-    detail: problem.detail,
-    requestId: reply.request.id
-  }
-  // The route pattern, never the raw path: nothing from the input is reflected.
-  const route = reply.request.routeOptions.url
-  if (route !== undefined) body.instance = route
+/** The problem+json body of a problem (without the request's own fields). */
+export function problemBody (problem: Problem): { status: number, body: Record<string, unknown> } {
+  const { status, title } = PROBLEM_TYPES[problem.code]
+  const body: Record<string, unknown> = { type: problemType(problem.code), title, status, detail: problem.detail }
   if (problem.delivered !== undefined) body.delivered = problem.delivered
   if (problem.upstreamStatus !== undefined) body.cicStatus = problem.upstreamStatus
   if (problem.retryAfterSeconds !== undefined) body.retryAfterSeconds = problem.retryAfterSeconds
-  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body))
+  if (problem.extensions !== undefined) Object.assign(body, problem.extensions)
+  return { status, body }
+}
+
+/** A delivery that ended without CIC's 201, as the caller is told. */
+export function deliveryProblem (failure: DeliveryFailure): Problem {
+  return { code: failure.code, detail: failure.message, delivered: failure.delivered, retryAfterSeconds: failure.retryAfterSeconds, upstreamStatus: failure.upstreamStatus }
+}
+
+export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
+  if (problem.retryAfterSeconds !== undefined) void reply.header('retry-after', String(problem.retryAfterSeconds))
+  const { status, body } = problemBody(problem)
+  body.requestId = reply.request.id
+  // The route pattern, never the raw path: nothing from the input is reflected.
+  const route = reply.request.routeOptions.url
+  if (route !== undefined) body.instance = route
+  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body))
 }
 
 /** Thrown by handlers for a caller mistake; the error handler turns it into a problem. */
@@ -46,30 +57,31 @@ export class ProblemError extends Error {
   }
 }
 
-export function badRequest (code: string, title: string, detail: string): ProblemError {
-  return new ProblemError({ code, status: 400, title, detail, delivered: 'no' })
+/** A refusal of the request as sent: nothing was delivered. */
+export function refusal (code: ProblemCode, detail: string): ProblemError {
+  return new ProblemError({ code, detail, delivered: 'no' })
 }
 
 // Fixed details: some Fastify messages quote the input (e.g. the media type), and nothing from the input is reflected.
 const FASTIFY_CODES: Record<string, Problem> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'document-too-large', status: 413, title: 'Document too large', detail: 'the document is larger than the gateway accepts (MAX_BODY_BYTES)', delivered: 'no' },
-  FST_REQ_FILE_TOO_LARGE: { code: 'document-too-large', status: 413, title: 'Document too large', detail: 'the file part is larger than the gateway accepts (MAX_BODY_BYTES)', delivered: 'no' },
-  FST_FILES_LIMIT: { code: 'multipart-too-many-files', status: 400, title: 'More than one file part', detail: 'the multipart request has more than one file part: send exactly one', delivered: 'no' },
-  FST_PARTS_LIMIT: { code: 'multipart-too-many-parts', status: 400, title: 'Too many multipart parts', detail: 'the multipart request has too many parts', delivered: 'no' },
-  FST_FIELDS_LIMIT: { code: 'multipart-too-many-fields', status: 400, title: 'Too many multipart fields', detail: 'the multipart request has too many fields', delivered: 'no' },
-  FST_INVALID_MULTIPART_CONTENT_TYPE: { code: 'multipart-invalid', status: 400, title: 'Invalid multipart request', detail: 'the request is not multipart/form-data', delivered: 'no' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported-media-type', status: 415, title: 'Unsupported media type', detail: 'this route does not accept the request\'s Content-Type', delivered: 'no' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'the request body is empty', delivered: 'no' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'the request body is not valid JSON', delivered: 'no' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'the request body does not match its Content-Length', delivered: 'no' },
-  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'this request method needs a Content-Type', delivered: 'no' },
-  FST_ERR_ROUTE_MISSING_CONTENT: { code: 'bad-request', status: 400, title: 'Bad request', detail: 'this request method needs a body', delivered: 'no' },
-  FST_ERR_NOT_FOUND: { code: 'not-found', status: 404, title: 'Not found', detail: 'no route for this method on this path', delivered: 'no' },
-  FST_ERR_HANDLER_TIMEOUT: { code: 'handler-timeout', status: 503, title: 'Request took too long', detail: 'the gateway did not finish the request in time', delivered: 'unknown' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'document-too-large', detail: 'the document is larger than the gateway accepts (MAX_BODY_BYTES)', delivered: 'no' },
+  FST_REQ_FILE_TOO_LARGE: { code: 'document-too-large', detail: 'the file part is larger than the gateway accepts (MAX_BODY_BYTES)', delivered: 'no' },
+  FST_FILES_LIMIT: { code: 'multipart-too-many-files', detail: 'the multipart request has more than one file part: send exactly one', delivered: 'no' },
+  FST_PARTS_LIMIT: { code: 'multipart-too-many-parts', detail: 'the multipart request has too many parts', delivered: 'no' },
+  FST_FIELDS_LIMIT: { code: 'multipart-too-many-fields', detail: 'the multipart request has too many fields', delivered: 'no' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { code: 'multipart-invalid', detail: 'the request is not multipart/form-data', delivered: 'no' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported-media-type', detail: 'this route does not accept the request\'s Content-Type', delivered: 'no' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad-request', detail: 'the request body is empty', delivered: 'no' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'bad-request', detail: 'the request body is not valid JSON', delivered: 'no' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad-request', detail: 'the request body does not match its Content-Length', delivered: 'no' },
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: { code: 'bad-request', detail: 'this request method needs a Content-Type', delivered: 'no' },
+  FST_ERR_ROUTE_MISSING_CONTENT: { code: 'bad-request', detail: 'this request method needs a body', delivered: 'no' },
+  FST_ERR_NOT_FOUND: { code: 'not-found', detail: 'no route for this method on this path', delivered: 'no' },
+  FST_ERR_HANDLER_TIMEOUT: { code: 'handler-timeout', detail: 'the gateway did not finish the request in time', delivered: 'unknown' },
   // Raised by the router before any route or hook runs (frameworkErrors below); Fastify's own answers quote the path.
-  FST_ERR_BAD_URL: { code: 'bad-url', status: 400, title: 'Malformed URL', detail: 'the request path is not valid percent-encoding', delivered: 'no' },
-  FST_ERR_MAX_PARAM_LENGTH: { code: 'uri-too-long', status: 414, title: 'URI too long', detail: 'a path segment is longer than the gateway accepts (100 characters)', delivered: 'no' },
-  FST_ERR_ASYNC_CONSTRAINT: { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed to route the request', delivered: 'no' }
+  FST_ERR_BAD_URL: { code: 'bad-url', detail: 'the request path is not valid percent-encoding', delivered: 'no' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'uri-too-long', detail: 'a path segment is longer than the gateway accepts (100 characters)', delivered: 'no' },
+  FST_ERR_ASYNC_CONSTRAINT: { code: 'internal-error', detail: 'the gateway failed to route the request', delivered: 'no' }
 }
 
 /** The problem the error handler answers for an error thrown by a handler or by Fastify. */
@@ -78,14 +90,14 @@ export function problemFromError (error: FastifyError | ProblemError): Problem {
   const known = error.code !== undefined ? FASTIFY_CODES[error.code] : undefined
   if (known !== undefined) return known
   if (error.validation !== undefined) {
-    return { code: 'bad-request', status: 400, title: 'Bad request', detail: error.message, delivered: 'no' }
+    return { code: 'bad-request', detail: error.message, delivered: 'no' }
   }
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) {
     // A fixed detail: Fastify's messages may quote the input.
-    return { code: 'bad-request', status, title: 'Bad request', detail: 'the request cannot be processed as sent', delivered: 'no' }
+    return { code: 'bad-request', detail: 'the request cannot be processed as sent', delivered: 'no' }
   }
-  return { code: 'internal-error', status: 500, title: 'Internal error', detail: 'the gateway failed unexpectedly', delivered: 'unknown' }
+  return { code: 'internal-error', detail: 'the gateway failed unexpectedly', delivered: 'unknown' }
 }
 
 /**
@@ -107,10 +119,10 @@ export function registerProblemHandlers (app: FastifyInstance, routes?: RouteTab
     const allowed = routes?.allowed(request.url.split('?')[0] ?? '') ?? []
     if (allowed.length > 0) {
       void reply.header('allow', allowed.join(', '))
-      return sendProblem(reply, { code: 'method-not-allowed', status: 405, title: 'Method not allowed', detail: `this path does not support ${request.method}` })
+      return sendProblem(reply, { code: 'method-not-allowed', detail: `this path does not support ${request.method}` })
     }
     // The path is not echoed: nothing from the input is reflected.
-    return sendProblem(reply, { code: 'not-found', status: 404, title: 'Not found', detail: `no route for ${request.method} on this path` })
+    return sendProblem(reply, { code: 'not-found', detail: `no route for ${request.method} on this path` })
   }
   app.setNotFoundHandler(notFound)
 

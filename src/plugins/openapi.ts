@@ -2,6 +2,7 @@
 // schemas. Register before any route: the plugin collects routes as they are added.
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { readFileSync } from 'node:fs'
 
 declare module 'fastify' {
@@ -13,7 +14,7 @@ declare module 'fastify' {
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
-export async function registerOpenApi (app: FastifyInstance): Promise<void> {
+async function registerOpenApi (app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -47,3 +48,5 @@ export async function registerOpenApi (app: FastifyInstance): Promise<void> {
     return await reply.type('application/json').send(document)
   })
 }
+
+export default fp(registerOpenApi, { name: 'openapi', fastify: '5.x' })

@@ -10,7 +10,7 @@ import { isIP } from 'node:net'
 import { rootCertificates } from 'node:tls'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
-import { parseRedisUrl } from './config/redis.js'
+import { parseRedisUrl } from '../config/redis.js'
 
 /** What the config hands over when REDIS_URL is set. */
 export interface RedisConnectionOptions {

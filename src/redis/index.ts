@@ -1,11 +1,11 @@
 // The shared stores of several replicas, on one Redis connection (redis-connection.ts):
 // Idempotency-Key records and CIC login tokens. Created only when REDIS_URL is set.
 import type { Logger } from 'pino'
-import { RedisTokenStore } from './cic/token-store-redis.js'
-import { RedisIdempotencyStore } from './delivery/idempotency-redis.js'
-import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js'
+import { RedisTokenStore } from '../cic/token-store-redis.js'
+import { RedisIdempotencyStore } from '../delivery/idempotency-redis.js'
+import { RedisConnection, type RedisConnectionOptions } from './connection.js'
 
-export { RedisConnection, RedisUnavailableError, scrubber, type RedisConnectionOptions } from './redis-connection.js'
+export { RedisConnection, RedisUnavailableError, scrubber, type RedisConnectionOptions } from './connection.js'
 
 export interface RedisStoresOptions extends RedisConnectionOptions {
   /** How long an Idempotency-Key record lives (IDEMPOTENCY_TTL_SECONDS). */

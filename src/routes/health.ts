@@ -1,10 +1,9 @@
 // /livez checks the process only (a CIC outage must not restart every pod); /readyz checks
 // that the gateway can deliver, from cached state, and fails at once during shutdown.
 import type { FastifyInstance } from 'fastify'
-import { READINESS_REASONS, type DeliveryService } from '../delivery/service.js'
-import type { Lifecycle } from '../lifecycle.js'
-import { PROBLEM_CONTENT_TYPE, problemType } from './problems.js'
-import { jsonResponse, problemSchema } from './schemas.js'
+import { READINESS_REASONS } from '../delivery/service.js'
+import { PROBLEM_CONTENT_TYPE, sendProblem } from '../http/problems.js'
+import { jsonResponse, problemSchema } from '../http/schemas.js'
 
 const mailboxReadiness = {
   type: 'object',
@@ -51,28 +50,18 @@ const readyz = {
   }
 }
 
-export interface HealthRouteOptions {
-  delivery: DeliveryService
-  lifecycle: Lifecycle
-}
-
-export async function healthRoutes (app: FastifyInstance, opts: HealthRouteOptions): Promise<void> {
+export async function healthRoutes (app: FastifyInstance): Promise<void> {
   app.get('/livez', { schema: livez }, async () => ({ status: 'ok' }))
 
-  app.get('/readyz', { schema: readyz }, async (request, reply) => {
-    if (opts.lifecycle.shuttingDown) {
-      return await reply.code(503).type(PROBLEM_CONTENT_TYPE).send({ type: problemType('shutting-down'), title: 'Shutting down', status: 503, detail: 'the gateway is shutting down', requestId: request.id })
-    }
-    const readiness = await opts.delivery.ready()
+  app.get('/readyz', { schema: readyz }, async (_request, reply) => {
+    if (app.lifecycle.shuttingDown) return sendProblem(reply, { code: 'shutting-down', detail: 'the gateway is shutting down' })
+    const readiness = await app.delivery.ready()
     if (readiness.ready) return { status: 'ready', mailboxes: readiness.mailboxes }
-    return await reply.code(503).type(PROBLEM_CONTENT_TYPE).send({
-      type: problemType('not-ready'),
-      title: 'Not ready',
-      status: 503,
+    return sendProblem(reply, {
+      code: 'not-ready',
       // Mailbox names (configuration) and reason codes only: nothing CIC said.
       detail: `not ready: ${Object.entries(readiness.mailboxes).filter(([, r]) => !r.ready).map(([name, r]) => `${name} (${r.reason ?? 'not-ready'})`).join(', ')}`,
-      mailboxes: readiness.mailboxes,
-      requestId: request.id
+      extensions: { mailboxes: readiness.mailboxes }
     })
   })
 }

@@ -2,8 +2,8 @@
 // listener of its own so the metrics are not exposed with the API.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import type { Metrics } from '../metrics.js'
-import { registerProblemHandlers } from './problems.js'
+import type { Metrics } from '../observability/metrics.js'
+import { registerProblemHandlers } from '../http/problems.js'
 
 export interface MetricsRouteOptions {
   metrics: Metrics

@@ -4,14 +4,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { loadConfig, type Config } from '../../src/config/index.js'
-import { createGateway, type Gateway } from '../../src/gateway.js'
-import { createLogger } from '../../src/logger.js'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../src/app.js'
+import { createLogger } from '../../src/observability/logger.js'
 import { DEMO_PASSWORD, DEMO_USERNAME, startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js'
 import { recordLog } from './log-scan.js'
 
 export interface Stack {
   sim: Simulator
-  gateway: Gateway
+  /** The gateway: a Fastify instance with its plugins' decorations (spool, uploads, metrics, ...). */
+  gateway: FastifyInstance
   config: Config
   /** http://127.0.0.1:PORT of the gateway */
   url: string
@@ -61,9 +63,9 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
   }
   const lines: string[] = []
   const sink = new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(chunk.toString('utf8')); cb() } })
-  const gateway = await createGateway(config, createLogger(config.logLevel, sink))
-  await gateway.app.listen({ host: '127.0.0.1', port: 0 })
-  const address = gateway.app.server.address()
+  const gateway = await buildApp(config, createLogger(config.logLevel, sink))
+  await gateway.listen({ host: '127.0.0.1', port: 0 })
+  const address = gateway.server.address()
   if (address === null || typeof address === 'string') throw new Error('no address')
 
   t.teardown(async () => {
