@@ -4,6 +4,8 @@
 import { parser } from '@prometheus-io/lezer-promql'
 import { Ajv } from 'ajv'
 import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -103,7 +105,10 @@ t.test('the layout is what Grafana expects: unique ids, panels on the 24-column 
 })
 
 t.test('every query parses as PromQL and names only metrics the gateway exports (histograms by _bucket/_sum/_count)', async t => {
-  const stack = await startStack(t)
+  // With an outbox (OUTBOX_DIR), so its series are exported too.
+  const outboxDir = await mkdtemp(join(tmpdir(), 'cic-gateway-dashboard-'))
+  t.teardown(async () => { await rm(outboxDir, { recursive: true, force: true }) })
+  const stack = await startStack(t, { env: { OUTBOX_DIR: join(outboxDir, 'outbox') } })
   t.equal((await postDocument(stack.url, 'a.edi', 'a')).status, 201)
   const m = await scrape(stack.url)
   const exported = new Set<string>()
@@ -133,6 +138,10 @@ t.test('every query parses as PromQL and names only metrics the gateway exports 
   // The operator's questions each have a panel: delivery and error rate by mailbox, latency
   // percentiles, bytes per second, in-flight uploads, logins.
   for (const name of ['cic_gateway_documents_total', 'cic_gateway_upload_duration_seconds_bucket', 'cic_gateway_delivered_bytes_total', 'cic_gateway_uploads_in_flight', 'cic_gateway_cic_logins_total', 'cic_gateway_cic_request_duration_seconds_bucket']) {
+    t.ok(used.has(name), `a panel shows ${name}`)
+  }
+  // Store and forward: the age of the oldest queued document and the failed deliveries.
+  for (const name of ['cic_gateway_outbox_oldest_queued_seconds', 'cic_gateway_outbox_failed_total', 'cic_gateway_outbox_queued_documents']) {
     t.ok(used.has(name), `a panel shows ${name}`)
   }
   const latency = targets.filter(q => q.expr?.includes('histogram_quantile') === true && q.expr.includes('cic_gateway_upload_duration_seconds_bucket'))
