@@ -1,6 +1,7 @@
 // Renders what the Grafana dashboard shows, from a real run: two gateways (two mailboxes)
 // in front of the CIC simulator, a bounded load on loopback with a slow phase, a CIC
-// incident and a token revocation, /metrics scraped every second, and the dashboard's
+// incident, a token revocation and a few refused uploads, one document in four sent with
+// `Prefer: respond-async` into each gateway's outbox, /metrics scraped every second, and the dashboard's
 // main panels computed from the scrapes the way Prometheus would (rate over a window,
 // histogram_quantile over bucket deltas), drawn as an SVG.
 //
@@ -8,7 +9,9 @@
 //
 // Everything runs on 127.0.0.1 and stops by itself after DURATION_S seconds.
 import { execFileSync } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -28,7 +31,8 @@ const OUT_DIR = fileURLToPath(new URL('../docs/', import.meta.url))
 const PHASES = [
   { from: 25, to: 42, label: 'CIC slow', color: '#f2cc0c' },
   { from: 50, to: 66, label: 'CIC failing 30%', color: '#f2495c' },
-  { from: 75, to: 76, label: 'tokens revoked', color: '#b877d9' }
+  { from: 75, to: 76, label: 'tokens revoked', color: '#b877d9' },
+  { from: 82, to: 83, label: 'CIC refuses 6 uploads (415)', color: '#ff9830' }
 ]
 
 // ---- a small seeded PRNG, so the picture is the same from run to run (load permitting) ----
@@ -43,8 +47,8 @@ function random (): number {
 
 interface Node { name: string, gateway: FastifyInstance, url: string }
 
-async function startNode (name: string, simUrl: string): Promise<Node> {
-  const config = loadConfig({ CIC_BASE_URL: simUrl, CIC_USERNAME: DEMO_USERNAME, CIC_PASSWORD: DEMO_PASSWORD, LOG_LEVEL: 'silent', MEMORY_BODY_BYTES: String(64 * 1024) })
+async function startNode (name: string, simUrl: string, outboxDir: string): Promise<Node> {
+  const config = loadConfig({ CIC_BASE_URL: simUrl, CIC_USERNAME: DEMO_USERNAME, CIC_PASSWORD: DEMO_PASSWORD, LOG_LEVEL: 'silent', MEMORY_BODY_BYTES: String(64 * 1024), OUTBOX_DIR: join(outboxDir, name) })
   // Each gateway relays to its own mailbox, as two pods of two deployments would.
   const mailboxes = config.mailboxes.map(m => ({ ...m, name }))
   const gateway = await buildApp({ ...config, mailboxes, defaultMailbox: name }, createLogger('silent'))
@@ -57,10 +61,12 @@ async function post (url: string, i: number): Promise<void> {
   const size = Math.round(1024 * Math.pow(1024, random()))
   const body = Buffer.alloc(size, 0x41 + (i % 26))
   const chunked = random() < 0.1
+  // One in four into the outbox (202 once stored; delivered by the gateway, retried while CIC fails).
+  const async = random() < 0.25
   try {
     const res = await request(`${url}/documents?filename=doc-${i}.edi`, {
       method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
+      headers: { 'content-type': 'application/octet-stream', ...(async ? { prefer: 'respond-async' } : {}) },
       body: chunked ? Readable.from([body]) : body
     })
     await res.body.dump()
@@ -76,7 +82,8 @@ async function worker (node: Node, thinkMs: number, until: number, counter: { n:
 
 async function main (): Promise<void> {
   const sim = await startSimulator({ host: '127.0.0.1', port: 0, keepBodies: false, tokenLifetimeSeconds: 30 })
-  const nodes = [await startNode('acme-edi', sim.url), await startNode('globex-orders', sim.url)]
+  const outboxDir = await mkdtemp(join(tmpdir(), 'cic-gateway-dashboard-'))
+  const nodes = [await startNode('acme-edi', sim.url, outboxDir), await startNode('globex-orders', sim.url, outboxDir)]
   const started = Date.now()
   const until = started + DURATION_S * 1000
   const scrapes: Array<{ t: number, node: string, scrape: Scrape }> = []
@@ -104,6 +111,8 @@ async function main (): Promise<void> {
     sim.setOption('randomFaults', undefined)
     await at(PHASES[2]!.from)
     sim.revokeAllTokens()
+    await at(PHASES[3]!.from)
+    sim.inject('upload', { status: 415, times: 6 })
   })()
   await Promise.all([
     scraper,
@@ -114,6 +123,7 @@ async function main (): Promise<void> {
   ])
   for (const node of nodes) await node.gateway.close()
   await sim.close()
+  await rm(outboxDir, { recursive: true, force: true })
 
   const svg = render(scrapes, nodes.map(n => n.name))
   await mkdir(OUT_DIR, { recursive: true })
@@ -241,6 +251,16 @@ function render (all: Array<{ t: number, node: string, scrape: Scrape }>, mailbo
       title: `CIC logins (increase over ${WINDOW_S}s)`,
       unit: 'short',
       lines: perMailbox((s, m) => rateSeries(s, x => sum(x, 'cic_gateway_cic_logins_total', { mailbox: m, result: 'success' })).map(([t, v]) => [t, v * WINDOW_S]))
+    },
+    {
+      title: 'Oldest queued document (outbox)',
+      unit: 'seconds',
+      lines: perMailbox(s => gaugeSeries(s, x => sum(x, 'cic_gateway_outbox_oldest_queued_seconds', {})))
+    },
+    {
+      title: `Outbox deliveries failed (increase over ${WINDOW_S}s)`,
+      unit: 'short',
+      lines: perMailbox((s, m) => rateSeries(s, x => sum(x, 'cic_gateway_outbox_failed_total', { mailbox: m })).map(([t, v]) => [t, v * WINDOW_S]))
     },
     {
       title: 'CIC upload calls by status class',
