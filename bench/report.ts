@@ -176,7 +176,7 @@ function renderKeyed (r: BenchResults): string[] {
   const sides = KEYED_SIDES.filter(s => k.sides[s] !== undefined)
   const ratios = keyedRatios(r)
   const out = ['', '### Idempotency-Key through Redis', '',
-    `${w.label}, in the same rounds (order rotated, medians; ratios are medians of the per-round ratios): the gateway with \`REDIS_URL\` posting without a key, the same process with a unique \`Idempotency-Key\` per request (a claim and a settle in Redis each), and a gateway without \`REDIS_URL\` with a unique key per request (records in its memory). Every side sends an id per request in a header, so the load generator does the same work on each. Redis: ${k.redis.version}, ${k.redis.note}, on the same ${r.machine.cores} cores.`,
+    `${w.label}, in the same rounds (order rotated, medians; ratios are medians of the per-round ratios): the gateway with \`REDIS_URL\` posting without a key, the same process with a unique \`Idempotency-Key\` per request (three Lua scripts in Redis each: the claim, the attempt recorded before the upload, the settle with CIC's answer), and a gateway without \`REDIS_URL\` with a unique key per request (records in its memory). Every side sends an id per request in a header, so the load generator does the same work on each. Redis: ${k.redis.version}, ${k.redis.note}, on the same ${r.machine.cores} cores.`,
     '',
     `Keyed requests through Redis: **${times(ratios.redis)}** the rate of unkeyed ones${ratios.memory !== undefined ? ` (keys in memory: ${times(ratios.memory)})` : ''}.`,
     '',
