@@ -43,6 +43,9 @@ ENV NODE_ENV=production \
     PORT=8080 \
     SPOOL_DIR=/tmp/cic-gateway \
     MALLOC_ARENA_MAX=2
+# Where a store-and-forward outbox volume is mounted (OUTBOX_DIR, docker-compose.yml): owned
+# by the runtime user, so a new named volume mounted here starts writable for it.
+RUN mkdir -p /var/lib/cic-gateway/outbox && chown 1000:1000 /var/lib/cic-gateway/outbox
 WORKDIR /app
 # Code and dependencies stay owned by root and read-only for the runtime user; the only
 # path the process writes is the spool directory under /tmp (an emptyDir in Kubernetes,

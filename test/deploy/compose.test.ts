@@ -128,7 +128,7 @@ t.test('Redis keeps the shared state: append-only file on a volume, no eviction,
   t.match(redis.healthcheck.test.join(' '), /ping/)
 })
 
-t.test('both demo gateways share one Redis and differ only in their host port', async (t) => {
+t.test('both demo gateways share one Redis and differ only in their host port and outbox volume', async (t) => {
   const { gateway, 'gateway-2': second, redis } = compose.services
   const url = new URL(gateway.environment.REDIS_URL)
   t.equal(url.protocol, 'redis:')
@@ -136,9 +136,31 @@ t.test('both demo gateways share one Redis and differ only in their host port', 
   t.equal(url.port, redis.expose[0])
   t.equal(gateway.environment.REDIS_KEY_PREFIX, 'cic-gateway:')
   t.notOk(gateway.environment.REDIS_PASSWORD, 'no Redis password inline')
-  const { ports: p1, ...rest1 } = gateway
-  const { ports: p2, ...rest2 } = second
+  const { ports: p1, volumes: _v1, ...rest1 } = gateway
+  const { ports: p2, volumes: _v2, ...rest2 } = second
   t.same(rest2, rest1, 'same image, command, environment (REDIS_URL), health check and limits')
   t.same(p1, ['8080:8080'])
   t.same(p2, ['8082:8080'])
+})
+
+t.test('store and forward: each gateway keeps its outbox on a named volume of its own, writable by the image\'s user', async (t) => {
+  const { gateway, 'gateway-2': second } = compose.services
+  const mounts = [gateway, second].map((service: any) => {
+    const dir = service.environment.OUTBOX_DIR as string
+    t.match(dir, /^\/var\/lib\/cic-gateway\/outbox$/, 'OUTBOX_DIR set: Prefer: respond-async is honoured')
+    const mount = (service.volumes as string[]).map((v) => v.split(':')).find(([, target]) => target === dir)
+    t.ok(mount, 'OUTBOX_DIR is a mounted volume (the root filesystem is read-only)')
+    t.ok(mount![0]! in compose.volumes, `${mount![0]!}: a named volume, it outlives docker compose down`)
+    t.equal(service.read_only, true, 'the root filesystem stays read-only')
+    return mount![0]
+  })
+  t.not(mounts[0], mounts[1], 'never one outbox for two gateways (each would deliver the other\'s queue)')
+  // A new named volume takes the ownership of the image's directory it is mounted on.
+  const dockerfile = await readFile(join(repoRoot, 'Dockerfile'), 'utf8')
+  t.match(dockerfile, /mkdir -p \/var\/lib\/cic-gateway\/outbox && chown 1000:1000 \/var\/lib\/cic-gateway\/outbox/, 'the image has the mount point, owned by uid 1000')
+
+  const tenant = parse(tenantVariant(text), { merge: true }) as any
+  t.equal(tenant.services.gateway.environment.OUTBOX_DIR, '/var/lib/cic-gateway/outbox', 'the real-tenant block shows the outbox too')
+  t.same(tenant.services.gateway.volumes, ['outbox:/var/lib/cic-gateway/outbox'])
+  t.ok('outbox' in tenant.volumes)
 })
