@@ -52,7 +52,7 @@ const UPLOAD_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 const CIC_CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
 /** Why outbox deliveries usually fail: CIC's refusals, and OUTBOX_MAX_AGE_SECONDS passing. */
-const OUTBOX_FAILURE_CODES = ['cic-rejected', 'cic-file-too-large', 'cic-file-exists', 'outbox-expired']
+const OUTBOX_FAILURE_CODES = ['cic-rejected', 'cic-file-too-large', 'cic-file-exists', 'outbox-expired', 'outbox-corrupt']
 
 /** A label value for any mailbox name: configured names as they are, anything else collapsed (bounded cardinality). */
 const OTHER_MAILBOX = 'other'
