@@ -38,7 +38,9 @@ export const DELIVERY_OUTCOMES = {
   'idempotency-key-reused': 'Idempotency-Key reused with another document',
   'idempotency-store-full': 'Idempotency-Key store full',
   'idempotency-store-unavailable': 'Idempotency-Key store unavailable',
-  'reconciliation-failed': 'Cannot settle the earlier attempt'
+  'reconciliation-failed': 'Cannot settle the earlier attempt',
+  'outbox-full': 'Outbox full',
+  'outbox-unavailable': 'Outbox cannot store the document'
 } as const
 
 export type DeliveryCode = keyof typeof DELIVERY_OUTCOMES

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { RedisUnavailableError, type RedisConnection } from '../redis/connection.js'
-import type { Attempt, ClaimResult, IdempotencyRecord, IdempotencyStore, SettledRecord } from './idempotency-store.js'
+import type { AnsweredRecord, Attempt, ClaimResult, IdempotencyRecord, IdempotencyStore, SettledRecord } from './idempotency-store.js'
 
 // Server time in ms. replicate_commands: Redis < 5 needs it to write after TIME (a no-op since 7).
 const NOW = `
@@ -32,7 +32,7 @@ local raw = redis.call('GET', KEYS[1])
 local previous = nil
 if raw then
   local rec = cjson.decode(raw)
-  if rec.state == 'delivered' then return {'delivered', raw} end
+  if rec.state == 'delivered' or rec.state == 'accepted' then return {'delivered', raw} end
   if rec.state == 'in-flight' and tonumber(rec.leaseUntil) > now then return {'in-use'} end
   previous = rec.attempt
 end
@@ -107,7 +107,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       case 'in-use':
         return { outcome: 'in-use' }
       case 'delivered':
-        return { outcome: 'delivered', record: JSON.parse(reply[1]!) as Extract<IdempotencyRecord, { state: 'delivered' }> }
+        return { outcome: 'delivered', record: JSON.parse(reply[1]!) as AnsweredRecord }
       case 'claimed':
         return reply[1] === undefined ? { outcome: 'claimed' } : { outcome: 'claimed', previous: JSON.parse(reply[1]) as Attempt }
       default:

@@ -22,16 +22,21 @@ export type IdempotencyRecord =
   | { state: 'delivered', attempt: Attempt, raw: string }
   /** The last attempt's outcome is unknown (CIC may hold it): the next repeat reconciles first. */
   | { state: 'unknown', attempt: Attempt }
+  /** Accepted into the outbox (store and forward): a repeat is answered with that delivery. */
+  | { state: 'accepted', attempt: Attempt, deliveryId: string }
 
 export type SettledRecord = Exclude<IdempotencyRecord, { state: 'in-flight' }>
+
+/** A record a repeat is answered from, never claimed again. */
+export type AnsweredRecord = Extract<IdempotencyRecord, { state: 'delivered' | 'accepted' }>
 
 export type ClaimResult =
   /** The key is now ours. `previous`: an earlier attempt whose outcome is unknown, to reconcile. */
   | { outcome: 'claimed', previous?: Attempt }
   /** Another request holds the key right now. */
   | { outcome: 'in-use' }
-  /** Delivered before: answer the stored 201 (after comparing fingerprints). */
-  | { outcome: 'delivered', record: Extract<IdempotencyRecord, { state: 'delivered' }> }
+  /** Settled before (delivered, or accepted into the outbox): answer that (after comparing fingerprints). */
+  | { outcome: 'delivered', record: AnsweredRecord }
   /** No room for another key: refuse (safe to resend) rather than drop a record. */
   | { outcome: 'full' }
 
@@ -87,7 +92,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async claim (scope: string, owner: string): Promise<ClaimResult> {
     if (this.inFlight.has(scope)) return { outcome: 'in-use' }
     const record = this.settled.get(scope)
-    if (record?.state === 'delivered') return { outcome: 'delivered', record }
+    if (record?.state === 'delivered' || record?.state === 'accepted') return { outcome: 'delivered', record }
     if (record === undefined && !this.hasRoom()) return { outcome: 'full' }
     this.inFlight.set(scope, { state: 'in-flight', owner })
     return record === undefined ? { outcome: 'claimed' } : { outcome: 'claimed', previous: record.attempt }

@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { PreparedBody } from './body.js'
 import { DeliveryFailure } from './failure.js'
-import type { Attempt, IdempotencyStore, SettledRecord } from './idempotency-store.js'
+import type { AnsweredRecord, Attempt, IdempotencyStore, SettledRecord } from './idempotency-store.js'
 
 export class IdempotencyStoreUnavailableError extends Error {
   constructor (cause: unknown) {
@@ -16,13 +16,11 @@ export class IdempotencyStoreUnavailableError extends Error {
 }
 
 /** What a repeat is answered with instead of a new upload. */
-export interface Replay {
-  raw: Buffer
-  sha256: Buffer
+export type Replay =
   /** 'stored': the recorded 201; 'reconciled': found in CIC after an unknown outcome. */
-  how: 'stored' | 'reconciled'
-  fileId?: string
-}
+  | { how: 'stored' | 'reconciled', raw: Buffer, sha256: Buffer, fileId?: string }
+  /** Accepted into the outbox before: that delivery, not a second one. */
+  | { how: 'accepted', deliveryId: string, sha256: Buffer }
 
 export interface KeyedRequest {
   /** Caller, mailbox and key: one caller cannot read another's receipt by guessing its key. */
@@ -78,7 +76,7 @@ export class KeyClaim {
     private owner: string | undefined,
     /** An earlier attempt with an unknown outcome: reconcile before sending. */
     private readonly previous: Attempt | undefined,
-    private readonly delivered: Extract<SettledRecord, { state: 'delivered' }> | undefined
+    private readonly delivered: AnsweredRecord | undefined
   ) {
     if (owner !== undefined) this.keepLease()
   }
@@ -93,6 +91,7 @@ export class KeyClaim {
     const attempt: Attempt = { fingerprint: fingerprint(this.req.mailbox, filename, sha256), filename, sha256: sha256.toString('base64') }
     if (this.delivered !== undefined) {
       if (this.delivered.attempt.fingerprint !== attempt.fingerprint) throw reused()
+      if (this.delivered.state === 'accepted') return { how: 'accepted', deliveryId: this.delivered.deliveryId, sha256 }
       return { raw: Buffer.from(this.delivered.raw, 'base64'), sha256, how: 'stored' }
     }
     if (this.previous !== undefined) {
@@ -126,6 +125,12 @@ export class KeyClaim {
   async succeeded (raw: Buffer): Promise<boolean> {
     if (this.attempt === undefined) return false
     return await this.settle({ state: 'delivered', attempt: this.attempt, raw: raw.toString('base64') }).catch(() => false)
+  }
+
+  /** Accepted into the outbox: later repeats get that delivery. */
+  async accepted (deliveryId: string): Promise<boolean> {
+    if (this.attempt === undefined) return false
+    return await this.settle({ state: 'accepted', attempt: this.attempt, deliveryId }).catch(() => false)
   }
 
   /**

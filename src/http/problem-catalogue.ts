@@ -32,6 +32,8 @@ const DELIVERY_STATUS: Record<DeliveryCode, number> = {
   'idempotency-store-full': 503,
   'idempotency-store-unavailable': 503,
   'reconciliation-failed': 503,
+  'outbox-full': 503,
+  'outbox-unavailable': 503,
   'cic-timeout': 504
 }
 
@@ -67,9 +69,7 @@ const HTTP_PROBLEMS = {
   'method-not-implemented': { status: 501, title: 'Method not implemented' },
   'shutting-down': { status: 503, title: 'Shutting down' },
   'not-ready': { status: 503, title: 'Not ready' },
-  'handler-timeout': { status: 503, title: 'Request took too long' },
-  'outbox-full': { status: 503, title: 'Outbox full' },
-  'outbox-unavailable': { status: 503, title: 'Outbox cannot store the document' }
+  'handler-timeout': { status: 503, title: 'Request took too long' }
 } as const satisfies Record<string, ProblemType>
 
 export interface ProblemType {

@@ -12,7 +12,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  *  - unknown:   CIC may hold it (delivered "unknown"): someone has to check;
  *  - replayed:  a repeat with a known Idempotency-Key, answered 201 without a new upload.
  */
-export type DocumentOutcome = 'delivered' | 'refused' | 'failed' | 'unknown' | 'replayed'
+export type DocumentOutcome = 'delivered' | 'accepted' | 'refused' | 'failed' | 'unknown' | 'replayed'
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 export const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open']
@@ -58,6 +58,8 @@ const OUTBOX_FAILURE_CODES = ['cic-rejected', 'cic-file-too-large', 'cic-file-ex
 const OTHER_MAILBOX = 'other'
 
 export function documentOutcome (result: DocumentResult): DocumentOutcome {
+  // 202: kept in the outbox (a repeat of its key counts as replayed); the outbox counts its delivery.
+  if (result.status === 202) return result.replayed === true ? 'replayed' : 'accepted'
   if (result.status >= 200 && result.status < 300) return result.replayed === true ? 'replayed' : 'delivered'
   if (result.delivered === 'unknown') return 'unknown'
   return result.status < 500 ? 'refused' : 'failed'
@@ -281,6 +283,8 @@ export class Metrics implements DocumentMetrics {
         } else if (outcome === 'replayed') {
           this.documents.inc({ mailbox: label, outcome })
           this.replays.inc({ mailbox: label })
+        } else if (outcome === 'accepted') {
+          this.documents.inc({ mailbox: label, outcome })
         } else {
           this.documents.inc({ mailbox: label, outcome, code: result.code ?? 'unknown' })
         }

@@ -60,7 +60,16 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   app.decorate('spool', spool)
   app.decorate('uploads', uploads)
   app.decorate('sharedState', shared)
-  app.decorate('intake', new DocumentIntake({ delivery, uploads, idempotency, logger, deliveryLog: scalarLineLogger(logger) }))
+  app.decorate('intake', new DocumentIntake({
+    delivery,
+    uploads,
+    idempotency,
+    logger,
+    deliveryLog: scalarLineLogger(logger),
+    // The outbox plugin opens it after this one (it delivers through `delivery`).
+    outbox: () => app.hasDecorator('outbox') ? app.outbox : null,
+    maxBodyBytes: config.maxBodyBytes
+  }))
   app.addHook('onClose', async () => {
     await delivery.close()
     await store.close()

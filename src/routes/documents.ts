@@ -5,6 +5,7 @@
 import multipart from '@fastify/multipart'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DeliveryFailure } from '../delivery/failure.js'
+import type { DocumentResult } from '../observability/metrics.js'
 import type { SubmissionResult } from '../delivery/intake.js'
 import { multipartOptions, readDocument, type DocumentQuery, type DocumentRequest } from '../http/document-reader.js'
 import { parseIdempotencyKey } from '../http/idempotency-key.js'
@@ -43,10 +44,11 @@ export async function documentsRoutes (app: FastifyInstance, opts: DocumentsRout
         idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
         requestId: request.id,
         signal: hangUp.signal,
-        read: async keep => await readDocument(request, limits, keep)
+        read: async keep => await readDocument(request, limits, keep),
+        async: prefersAsync(request.headers.prefer)
       })
-      tracker.finish(result.kind === 'replayed' ? { status: 201, replayed: true } : { status: 201, bytes: result.receipt.bytes })
-      return await sendCreated(reply, result)
+      tracker.finish(documentResult(result))
+      return await sendResult(reply, result)
     } catch (err) {
       const problem = documentProblem(request, err)
       tracker.finish({ status: PROBLEM_TYPES[problem.code].status, code: problem.code, delivered: problem.delivered })
@@ -79,7 +81,30 @@ export async function documentsRoutes (app: FastifyInstance, opts: DocumentsRout
   })
 }
 
-async function sendCreated (reply: FastifyReply, result: SubmissionResult): Promise<FastifyReply> {
+/** RFC 7240: `Prefer: respond-async` (among other preferences, any case). */
+function prefersAsync (prefer: string | string[] | undefined): boolean {
+  if (prefer === undefined) return false
+  return (Array.isArray(prefer) ? prefer.join(',') : prefer).split(',').some(p => p.split(';')[0]!.trim().toLowerCase() === 'respond-async')
+}
+
+function documentResult (result: SubmissionResult): DocumentResult {
+  if (result.kind === 'delivered') return { status: 201, bytes: result.receipt.bytes }
+  if (result.kind === 'replayed') return { status: 201, replayed: true }
+  return result.repeated ? { status: 202, replayed: true } : { status: 202 }
+}
+
+async function sendResult (reply: FastifyReply, result: SubmissionResult): Promise<FastifyReply> {
+  if (result.kind === 'accepted') {
+    const { status } = result
+    // A repeat of a key whose document the outbox has delivered since: CIC's 201, as a replay.
+    if (status.state === 'delivered' && status.cic !== undefined) {
+      void reply.code(201).header('content-type', 'application/json').header('repr-digest', `sha-256=:${status.sha256}:`).header('idempotent-replayed', 'stored')
+      return await reply.send(JSON.stringify(status.cic))
+    }
+    void reply.code(202).header('preference-applied', 'respond-async').header('location', `/deliveries/${status.id}`)
+    if (result.repeated) void reply.header('idempotent-replayed', 'stored')
+    return await reply.send({ id: status.id, state: status.state, mailbox: status.mailbox, filename: status.filename, bytes: status.bytes, sha256: status.sha256, acceptedAt: status.acceptedAt })
+  }
   const { raw, sha256 } = result.kind === 'replayed' ? result.replay : result.receipt
   void reply.code(201).header('content-type', 'application/json').header('repr-digest', `sha-256=:${sha256.toString('base64')}:`)
   if (result.kind === 'replayed') void reply.header('idempotent-replayed', result.replay.how)
