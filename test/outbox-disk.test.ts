@@ -24,12 +24,11 @@ async function smallDisk (): Promise<string | undefined> {
   }
 }
 
-t.test('ENOSPC while storing: OutboxStorageError, the partial files removed (their room freed), what was accepted before unharmed and delivered', async t => {
-  const disk = await smallDisk()
-  if (disk === undefined) {
-    t.skip('cannot mount a 1 MiB tmpfs (needs root): the disk-full test did not run')
-    return
-  }
+const mounted = await smallDisk()
+const skip = mounted === undefined ? 'cannot mount a 1 MiB tmpfs (needs root): the disk-full test did not run' : false
+
+t.test('ENOSPC while storing: OutboxStorageError, the partial files removed (their room freed), what was accepted before unharmed and delivered', { skip }, async t => {
+  const disk = mounted!
   const sim = await startSimulator({ keepBodies: true })
   t.teardown(async () => {
     await sim.close()
