@@ -34,13 +34,26 @@ async function run (t: { teardown: (fn: () => unknown) => void }, env: Record<st
   const worker = async (): Promise<void> => {
     for (let i = next++; i < DOCUMENTS; i = next++) {
       const gw = gateways[i % REPLICAS]!
-      const r = await postDocument(gw.url, `po-${i}.edi`, `order ${i}`)
-      const what = r.status === 201 ? '201' : `${r.status} ${String(r.json().type).replace(/.*:/, '')}`
+      let what: string
+      try {
+        const r = await postDocument(gw.url, `po-${i}.edi`, `order ${i}`)
+        what = r.status === 201 ? '201' : `${r.status} ${problemCode(r.text)}`
+      } catch (err) {
+        what = `no answer (${(err as Error).message})`
+      }
       statuses.set(what, (statuses.get(what) ?? 0) + 1)
     }
   }
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
   return { sim, statuses, failed: DOCUMENTS - (statuses.get('201') ?? 0) }
+}
+
+function problemCode (text: string): string {
+  try {
+    return String((JSON.parse(text) as { type?: unknown }).type).replace(/.*:/, '')
+  } catch {
+    return 'not problem+json'
+  }
 }
 
 function summary (r: Run): string {

@@ -17,7 +17,7 @@ async function gauge (gw: GatewayProcess): Promise<string | undefined> {
 /** The gauge's value once it reads `want` (polled: Redis's state reaches the gateway through its connection's events), or the last value read. */
 /** Whether a redis.state line with `up` was logged (stdout is flushed in batches: polled). */
 async function logged (gw: GatewayProcess, up: boolean): Promise<boolean> {
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 150; i++) {
     if (gw.lines.some(l => l.event === 'redis.state' && l.up === up)) return true
     await sleep(100)
   }
@@ -26,7 +26,7 @@ async function logged (gw: GatewayProcess, up: boolean): Promise<boolean> {
 
 async function settlesAt (gw: GatewayProcess, want: string): Promise<string | undefined> {
   let value = await gauge(gw)
-  for (let i = 0; i < 80 && value !== want; i++) {
+  for (let i = 0; i < 150 && value !== want; i++) {
     await sleep(100)
     value = await gauge(gw)
   }
