@@ -30,6 +30,15 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# Store and forward (demo mode has an outbox): a few documents accepted with
+# Prefer: respond-async, so the delivery routes also run on real ids (the OpenAPI links
+# from GET /deliveries and from the 202 lead schemathesis's stateful phase to them).
+for i in 1 2 3; do
+  curl -fsS -o /dev/null -H "Authorization: Bearer $KEY" -H 'Prefer: respond-async' \
+    -H 'Content-Type: application/octet-stream' --data-binary "schemathesis seed $i" \
+    "http://127.0.0.1:$PORT/documents?filename=schemathesis-seed-$i.edi"
+done
+
 # --generation-database none: no example database is kept, so nothing from an earlier run
 # in this clone is replayed (as on a fresh clone) and none is written into the work tree.
 # Everything but positive_data_acceptance: OpenAPI cannot say "a filename is required, from

@@ -187,6 +187,11 @@ t.test('the delivery routes are in /openapi.json, and live answers match their s
   }
   t.same(Object.keys(doc.paths['/deliveries/{id}/retry'].post.responses).sort(), ['202', '400', '401', '404', '409'])
   t.ok(doc.paths['/documents'].post.responses['202'].headers.location, 'the document routes document their 202 with Location')
+  // OpenAPI links: from an answer carrying an id to the operations that take one (clients, schemathesis's stateful phase).
+  t.same(doc.paths['/documents'].post.responses['202'].links.getDelivery, { operationId: 'getDelivery', parameters: { id: '$response.body#/id' }, description: doc.paths['/documents'].post.responses['202'].links.getDelivery.description })
+  t.same(Object.keys(doc.paths['/deliveries'].get.responses['200'].links).sort(), ['getDelivery', 'retryDelivery'])
+  t.equal(doc.paths['/deliveries'].get.responses['200'].links.getDelivery.parameters.id, '$response.body#/items/0/id')
+  t.equal(doc.paths['/deliveries/{id}/retry'].post.responses['202'].links.getDelivery.operationId, 'getDelivery')
 
   stack.sim.inject('upload', { status: 415, times: 1 })
   const id = await accept(stack.outbox, CALLER_1, 'schema.edi', Buffer.from('schema'))

@@ -84,10 +84,13 @@ export const documentResponses = {
   201: jsonResponse('delivered: CIC\'s 201 file resource, byte for byte', cicFileSchema, {
     'repr-digest': { type: 'string', description: 'RFC 9530 sha-256 of the document' }
   }),
-  202: jsonResponse('accepted (`Prefer: respond-async` with the outbox enabled): stored and fsynced in the outbox, delivered to CIC later, exactly once; without an outbox the preference is ignored and the answer is 201', acceptedSchema, {
-    location: { type: 'string', description: '/deliveries/{id}: the delivery\'s status' },
-    'preference-applied': { type: 'string', description: 'respond-async (RFC 7240)' }
-  }),
+  202: {
+    ...jsonResponse('accepted (`Prefer: respond-async` with the outbox enabled): stored and fsynced in the outbox, delivered to CIC later, exactly once; without an outbox the preference is ignored and the answer is 201', acceptedSchema, {
+      location: { type: 'string', description: '/deliveries/{id}: the delivery\'s status' },
+      'preference-applied': { type: 'string', description: 'respond-async (RFC 7240)' }
+    }),
+    links: { getDelivery: { operationId: 'getDelivery', parameters: { id: '$response.body#/id' }, description: 'the delivery\'s status (the Location header)' } }
+  },
   400: problemResponse('the request is wrong (filename, multipart shape, empty or incomplete body)'),
   401: unauthorized,
   403: problemResponse('the API key does not allow this mailbox; nothing was delivered'),

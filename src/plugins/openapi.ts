@@ -14,7 +14,12 @@ declare module 'fastify' {
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
+/** A response object's OpenAPI links (which @fastify/swagger does not carry over). */
+type Links = Record<string, object>
+
 async function registerOpenApi (app: FastifyInstance): Promise<void> {
+  // Response links by operationId and status, collected from the route schemas as routes are added.
+  const links = new Map<string, Record<string, Links>>()
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -30,9 +35,29 @@ async function registerOpenApi (app: FastifyInstance): Promise<void> {
       }
     },
     transform ({ schema, url, route }) {
+      const operationId = (schema as { operationId?: string } | undefined)?.operationId
+      const responses = (schema as { response?: Record<string, { links?: Links }> } | undefined)?.response ?? {}
+      for (const [status, response] of Object.entries(responses)) {
+        if (operationId !== undefined && response.links !== undefined) links.set(operationId, { ...links.get(operationId), [status]: response.links })
+      }
       // Document routes read their body as a stream; the body is described here only.
       const body = route.config?.openapiRequestBody
       return { schema: body !== undefined ? { ...schema, body } : schema, url }
+    },
+    // The links (e.g. from a 202 to GET /deliveries/{id}) let a client, and schemathesis's stateful phase, follow an answer to the next operation.
+    transformObject (document) {
+      if (!('openapiObject' in document)) return document.swaggerObject
+      const { openapiObject } = document
+      for (const item of Object.values(openapiObject.paths ?? {})) {
+        for (const op of Object.values(item as Record<string, { operationId?: string, responses?: Record<string, Record<string, unknown>> }>)) {
+          const byStatus = op.operationId === undefined ? undefined : links.get(op.operationId)
+          for (const [status, value] of Object.entries(byStatus ?? {})) {
+            const response = op.responses?.[status]
+            if (response !== undefined) response.links = value
+          }
+        }
+      }
+      return openapiObject
     }
   })
 

@@ -87,6 +87,12 @@ const listSchema = {
 } as const
 
 const location = { location: { type: 'string', description: '/deliveries/{id}' } }
+/** OpenAPI links: from an answer carrying ids to the operations that take one. */
+const fromItems = {
+  getDelivery: { operationId: 'getDelivery', parameters: { id: '$response.body#/items/0/id' }, description: 'the status of the first delivery of the page' },
+  retryDelivery: { operationId: 'retryDelivery', parameters: { id: '$response.body#/items/0/id' }, description: 'retry it (when failed)' }
+}
+const fromStatus = { getDelivery: { operationId: 'getDelivery', parameters: { id: '$response.body#/id' }, description: 'its status' } }
 const unauthorized = problemResponse('no or an unknown API key (`WWW-Authenticate: Bearer`)', { 'www-authenticate': { type: 'string' } })
 const notFound = problemResponse('no delivery of this id for this caller (`delivery-not-found`): unknown, expired, or another caller\'s')
 const refusal = problemResponse('the id, state, limit or cursor is malformed')
@@ -122,7 +128,7 @@ export async function deliveriesRoutes (app: FastifyInstance, opts: DeliveriesRo
       security,
       querystring: listQuerystring,
       response: {
-        200: jsonResponse('a page of deliveries', listSchema, { link: { type: 'string', description: '`<...>; rel="next"` when there are more' } }),
+        200: { ...jsonResponse('a page of deliveries', listSchema, { link: { type: 'string', description: '`<...>; rel="next"` when there are more' } }), links: fromItems },
         400: refusal,
         401: unauthorized
       }
@@ -145,7 +151,7 @@ export async function deliveriesRoutes (app: FastifyInstance, opts: DeliveriesRo
       security,
       params: idParams,
       response: {
-        202: jsonResponse('queued again: the status, now queued', deliveryStatusSchema, location),
+        202: { ...jsonResponse('queued again: the status, now queued', deliveryStatusSchema, location), links: fromStatus },
         400: refusal,
         401: unauthorized,
         404: notFound,
