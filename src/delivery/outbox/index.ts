@@ -161,7 +161,17 @@ export class Outbox {
   async get (id: string, caller: string): Promise<DeliveryStatus | undefined> {
     const entry = this.entries.get(id)
     if (entry === undefined || entry.record.caller !== caller) return undefined
-    return publicStatus(entry.record)
+    return await this.full(entry)
+  }
+
+  /** The status with CIC's answer, read from done/ for a settled delivery. */
+  private async full (entry: Entry): Promise<DeliveryStatus> {
+    const status = publicStatus(entry.record)
+    if (entry.cicOnDisk === true) {
+      const cic = (await this.store.readSettled(entry.record.id))?.cic
+      if (cic !== undefined) status.cic = cic
+    }
+    return status
   }
 
   /** The caller's deliveries in a state, oldest first, a page of at most limit after the cursor. */
@@ -171,7 +181,7 @@ export class Outbox {
       .filter(r => r.caller === caller && r.state === state && (opts.after === undefined || r.id > opts.after))
       .sort((a, b) => a.id < b.id ? -1 : 1)
     const limit = Math.max(1, Math.floor(opts.limit))
-    const items = matching.slice(0, limit).map(publicStatus)
+    const items = await Promise.all(matching.slice(0, limit).map(async r => await this.full(this.entries.get(r.id)!)))
     return matching.length > limit ? { items, next: items[items.length - 1]!.id } : { items }
   }
 
@@ -242,6 +252,7 @@ export class Outbox {
 
   private index (record: StoredRecord, inQueue: boolean): Entry {
     const entry: Entry = { record, active: false }
+    this.lighten(entry)
     this.entries.set(record.id, entry)
     this.counts[record.state]++
     this.counted.set(entry, record.state)
@@ -262,6 +273,15 @@ export class Outbox {
     if (bodyRemoved) this.storedBytes -= entry.record.bytes
     if (entry.record.fileId !== undefined) this.fileIds.set(`${entry.record.mailbox}\0${entry.record.fileId}`, entry.record.id)
     this.notify(entry)
+    this.lighten(entry)
+  }
+
+  /** A settled record is kept in memory without CIC's answer (read from done/ when asked for): many of them wait out their TTL. */
+  private lighten (entry: Entry): void {
+    if (entry.record.settledAt === undefined || entry.record.cic === undefined) return
+    const { cic: _cic, ...light } = entry.record
+    entry.record = light
+    entry.cicOnDisk = true
   }
 
   private notify (entry: Entry): void {

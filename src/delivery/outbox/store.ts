@@ -171,6 +171,14 @@ export class OutboxStore {
     await unlink(join(this.queue, record.id)).catch(() => {})
   }
 
+  /** A settled record as on disk, or undefined. */
+  async readSettled (id: string): Promise<StoredRecord | undefined> {
+    const text = await readFile(join(this.done, `${id}.json`), 'utf8').catch(() => undefined)
+    if (text === undefined) return undefined
+    const record = parseRecord(text, id, SETTLED_STATES)
+    return typeof record === 'string' ? undefined : record
+  }
+
   async removeSettled (id: string): Promise<void> {
     await unlink(join(this.done, `${id}.json`)).catch(() => {})
   }

@@ -17,6 +17,8 @@ export interface Entry {
   record: StoredRecord
   /** A worker holds it (reconciling or uploading). */
   active: boolean
+  /** Settled: CIC's answer is left out of memory and read from done/ when asked for. */
+  cicOnDisk?: boolean
 }
 
 export interface WorkerHost {
@@ -49,7 +51,7 @@ const DAMAGED = new Set(['digest-mismatch', 'document-incomplete'])
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 export class OutboxWorker {
-  private readonly queued = new Map<string, Set<Entry>>()
+  private readonly queued = new Map<string, DueQueue>()
   private readonly activeCount = new Map<string, number>()
   private readonly pausedUntil = new Map<string, number>()
   private readonly mailboxFailures = new Map<string, number>()
@@ -92,10 +94,10 @@ export class OutboxWorker {
     this.abort.abort()
   }
 
-  private queueOf (mailbox: string): Set<Entry> {
-    let set = this.queued.get(mailbox)
-    if (set === undefined) this.queued.set(mailbox, set = new Set())
-    return set
+  private queueOf (mailbox: string): DueQueue {
+    let queue = this.queued.get(mailbox)
+    if (queue === undefined) this.queued.set(mailbox, queue = new DueQueue())
+    return queue
   }
 
   private pump (): void {
@@ -104,15 +106,15 @@ export class OutboxWorker {
     this.timer = undefined
     const now = Date.now()
     let wake = Infinity
-    for (const [mailbox, set] of this.queued) {
-      if (set.size === 0) continue
+    for (const [mailbox, queue] of this.queued) {
+      if (queue.size === 0) continue
       const paused = this.pausedUntil.get(mailbox) ?? 0
       if (paused > now) {
         wake = Math.min(wake, paused)
         continue
       }
       while ((this.activeCount.get(mailbox) ?? 0) < this.opts.concurrency) {
-        const next = nextDue(set)
+        const next = queue.peek()
         if (next === undefined) break
         if (next.at > now) {
           wake = Math.min(wake, next.at)
@@ -306,13 +308,80 @@ export function ageStart (record: StoredRecord): number {
   return Date.parse(record.requeuedAt ?? record.acceptedAt)
 }
 
-function nextDue (set: Set<Entry>): { entry: Entry, at: number } | undefined {
-  let best: { entry: Entry, at: number } | undefined
-  for (const entry of set) {
-    const at = entry.record.nextAttemptAt === undefined ? 0 : Date.parse(entry.record.nextAttemptAt)
-    if (best === undefined || at < best.at || (at === best.at && entry.record.id < best.entry.record.id)) best = { entry, at }
+/** When an entry is due: its nextAttemptAt, or now. */
+function dueAt (record: StoredRecord): number {
+  return record.nextAttemptAt === undefined ? 0 : Date.parse(record.nextAttemptAt)
+}
+
+/**
+ * A mailbox's queued entries by due time (then id, i.e. acceptance): a binary heap with lazy
+ * removal, so a queue of a million documents costs O(log n) per start, not a scan.
+ */
+export class DueQueue {
+  private readonly heap: Array<{ entry: Entry, at: number }> = []
+  /** The entries in the queue and the due time they were added with; heap nodes that disagree are stale. */
+  private readonly members = new Map<Entry, number>()
+
+  get size (): number {
+    return this.members.size
   }
-  return best
+
+  add (entry: Entry): void {
+    const at = dueAt(entry.record)
+    if (this.members.get(entry) === at) return
+    this.members.set(entry, at)
+    this.heap.push({ entry, at })
+    this.up(this.heap.length - 1)
+  }
+
+  delete (entry: Entry): void {
+    this.members.delete(entry)
+  }
+
+  /** The entry due first, or undefined when empty. */
+  peek (): { entry: Entry, at: number } | undefined {
+    while (this.heap.length > 0) {
+      const top = this.heap[0]!
+      if (this.members.get(top.entry) === top.at) return top
+      this.pop()
+    }
+    return undefined
+  }
+
+  private pop (): void {
+    const last = this.heap.pop()!
+    if (this.heap.length === 0) return
+    this.heap[0] = last
+    this.down(0)
+  }
+
+  private before (a: { entry: Entry, at: number }, b: { entry: Entry, at: number }): boolean {
+    return a.at < b.at || (a.at === b.at && a.entry.record.id < b.entry.record.id)
+  }
+
+  private up (i: number): void {
+    const h = this.heap
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!this.before(h[i]!, h[parent]!)) return
+      ;[h[i], h[parent]] = [h[parent]!, h[i]!]
+      i = parent
+    }
+  }
+
+  private down (i: number): void {
+    const h = this.heap
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let best = i
+      if (l < h.length && this.before(h[l]!, h[best]!)) best = l
+      if (r < h.length && this.before(h[r]!, h[best]!)) best = r
+      if (best === i) return
+      ;[h[i], h[best]] = [h[best]!, h[i]!]
+      i = best
+    }
+  }
 }
 
 function withoutSchedule (record: StoredRecord): StoredRecord {
