@@ -102,3 +102,16 @@ t.test("CIC's Retry-After is honoured before the next attempt; the delay shows a
   t.equal(uploads.length, 2)
   t.ok(uploads[1]!.at - uploads[0]!.at >= 2000, 'not sent again before CIC said')
 })
+
+t.test('while CIC asks for a long pause, documents past the age limit still become failed (without calls to CIC)', async t => {
+  const sim = await startSimulator({ keepBodies: true })
+  t.teardown(async () => { await sim.close() })
+  sim.inject('upload', { status: 503, headers: { 'retry-after': '120' }, times: 100 })
+  const h = await openOutbox(t, sim.url, { env: { CIC_RETRIES: '0' }, outbox: { maxAgeMs: 1000, concurrency: 1 } })
+  const { outbox } = h
+  const ids = []
+  for (let i = 0; i < 5; i++) ids.push((await outbox.accept(doc(`p-${i}.edi`, `paused ${i}`))).id)
+  await until(async () => (await outbox.list('', 'failed', { limit: 10 })).items.length === 5, 15_000, 'all failed')
+  for (const id of ids) t.match(await outbox.get(id, ''), { state: 'failed', lastError: { code: 'outbox-expired' } })
+  t.equal(sim.calls.upload, 1, 'one refused upload paused the mailbox; the others failed without a call')
+})

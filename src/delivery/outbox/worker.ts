@@ -109,13 +109,20 @@ export class OutboxWorker {
     for (const [mailbox, queue] of this.queued) {
       if (queue.size === 0) continue
       const paused = this.pausedUntil.get(mailbox) ?? 0
-      if (paused > now) {
-        wake = Math.min(wake, paused)
-        continue
-      }
       while ((this.activeCount.get(mailbox) ?? 0) < this.opts.concurrency) {
         const next = queue.peek()
         if (next === undefined) break
+        if (paused > now) {
+          // While the mailbox is paused only what has outlived the age limit runs: it fails
+          // without a call to CIC (unless its outcome must be reconciled first).
+          const deadline = ageStart(next.entry.record) + this.opts.maxAgeMs
+          if (next.at <= now && deadline <= now && next.entry.record.reconcile !== true) {
+            this.launch(next.entry)
+            continue
+          }
+          wake = Math.min(wake, paused, Math.max(next.at, deadline))
+          break
+        }
         if (next.at > now) {
           wake = Math.min(wake, next.at)
           break
