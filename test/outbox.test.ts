@@ -16,7 +16,8 @@ const hex = (b: Buffer | string): string => createHash('sha256').update(b).diges
 t.test('an accepted document is on disk when accept resolves, then in CIC once with the right bytes', async t => {
   const sim = await startSimulator({ keepBodies: true })
   t.teardown(async () => { await sim.close() })
-  const h = await openOutbox(t, sim.url, { start: false })
+  const seen: Array<[string, string]> = []
+  const h = await openOutbox(t, sim.url, { start: false, outbox: { onChange: s => { seen.push([s.id, s.state]) } } })
   const body = Buffer.from('ISA*00*~' + 'x'.repeat(5000))
   const status = await h.outbox.accept(doc('po-1.edi', body, { caller: 'erp', idempotencyKey: 'k-1' }))
   t.match(status, { state: 'queued', caller: 'erp', mailbox: 'default', filename: 'po-1.edi', bytes: body.length, sha256: sha256(body), attempts: 0, idempotencyKey: 'k-1' })
@@ -42,6 +43,9 @@ t.test('an accepted document is on disk when accept resolves, then in CIC once w
   t.same(await h.files('done'), [`${status.id}.json`])
   t.equal(outbox.bytesInUse, 0)
   t.equal(outbox.oldestQueuedAgeSeconds(), 0)
+  // Every state change is reported once it is on disk (the metrics count these).
+  t.same(seen, [[status.id, 'queued'], [status.id, 'delivering'], [status.id, 'delivered']])
+  t.same(outbox.stateCounts(), { queued: 0, delivering: 0, delivered: 1, failed: 0 })
 
   // Another caller does not see it, nor list it.
   t.equal(await outbox.get(status.id, 'wms'), undefined)

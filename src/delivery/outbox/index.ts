@@ -185,7 +185,11 @@ export class Outbox {
     return matching.length > limit ? { items, next: items[items.length - 1]!.id } : { items }
   }
 
-  /** A failed delivery goes back in the queue (its age limit counts from now); any other state is returned unchanged. */
+  /**
+   * A failed delivery goes back in the queue (its age limit counts from now; an outcome still
+   * unknown is reconciled first); any other state, and a failed one set aside as damaged, is
+   * returned unchanged. Throws OutboxStorageError when the disk refuses the change.
+   */
   async retry (id: string, caller: string): Promise<DeliveryStatus | undefined> {
     const entry = this.entries.get(id)
     if (entry === undefined || entry.record.caller !== caller) return undefined
@@ -194,7 +198,12 @@ export class Outbox {
     if (record.state !== 'failed' || entry.active || record.settledAt !== undefined || this.closed) return publicStatus(record)
     const { nextAttemptAt: _next, ...rest } = record
     const queued: StoredRecord = { ...rest, state: 'queued', requeuedAt: new Date().toISOString(), failures: 0 }
-    await this.store.update(queued)
+    try {
+      await this.store.update(queued)
+    } catch (err) {
+      // Still failed, on disk and here.
+      throw new OutboxStorageError((err as NodeJS.ErrnoException).code ?? 'EIO', err)
+    }
     entry.record = queued
     this.changed(entry, false)
     this.worker.add(entry)
