@@ -48,12 +48,12 @@ async function main (): Promise<void> {
   let gateway: Awaited<ReturnType<typeof start>>
   try {
     gateway = await start({
-    name: 'gateway',
-    // PROFILE_PIN=1: the gateway alone on CPU 1, everything else on CPU 0 (steadier figures).
-    command: pin ? 'taskset' : process.execPath,
-    args: [...(pin ? ['-c', '1', process.execPath] : []), ...(profiling ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), join(ROOT, 'dist/main.js')],
-    env: { NODE_ENV: 'production', LOG_LEVEL: process.env.PROFILE_LOG_LEVEL ?? 'info', HOST: '127.0.0.1', PORT: '0', CIC_BASE_URL: String(upstream.ready.url), CIC_USERNAME: BENCH_USERNAME, CIC_PASSWORD: BENCH_PASSWORD, GATEWAY_API_KEYS: 'bench-caller-key-0123456789abcdef', SHUTDOWN_DELAY_SECONDS: '0', ...imageAllocatorEnv() },
-    isReady: l => l.event === 'start'
+      name: 'gateway',
+      // PROFILE_PIN=1: the gateway alone on CPU 1, everything else on CPU 0 (steadier figures).
+      command: pin ? 'taskset' : process.execPath,
+      args: [...(pin ? ['-c', '1', process.execPath] : []), ...(profiling ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), join(ROOT, 'dist/main.js')],
+      env: { NODE_ENV: 'production', LOG_LEVEL: process.env.PROFILE_LOG_LEVEL ?? 'info', HOST: '127.0.0.1', PORT: '0', CIC_BASE_URL: String(upstream.ready.url), CIC_USERNAME: BENCH_USERNAME, CIC_PASSWORD: BENCH_PASSWORD, GATEWAY_API_KEYS: 'bench-caller-key-0123456789abcdef', SHUTDOWN_DELAY_SECONDS: '0', ...imageAllocatorEnv() },
+      isReady: l => l.event === 'start'
     })
   } catch (err) {
     await upstream.stop()

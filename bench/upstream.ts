@@ -57,7 +57,7 @@ function envelope (resources: unknown[]): string {
 }
 
 const uploadPath = `/api/folders/${uploadId}/files`
-const fileHead = `{"space":"home","subspace":"upload","id":"`
+const fileHead = '{"space":"home","subspace":"upload","id":"'
 const fileTail = (name: string): string => `","parentId":"${uploadId}","name":${JSON.stringify(name)},"length":0,"path":[{"href":"/api/folders/${homeId}","id":"${homeId}","name":"${BENCH_USERNAME}"},{"href":"/api/folders/${uploadId}","id":"${uploadId}","name":"upload"}],"permissions":["overwrite","delete"],"systemProtected":{"delete":false,"rename":false},"_links":{"self":{"href":"/api/files/`
 const NAME = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i
 

@@ -32,7 +32,7 @@ const PHASES = [
   { from: 25, to: 42, label: 'CIC slow', color: '#f2cc0c' },
   { from: 50, to: 66, label: 'CIC failing 30%', color: '#f2495c' },
   { from: 75, to: 76, label: 'tokens revoked', color: '#b877d9' },
-  { from: 82, to: 83, label: 'CIC refuses 6 uploads (415)', color: '#ff9830' }
+  { from: 83, to: 84, label: '415 x6', color: '#ff9830' }
 ]
 
 // ---- a small seeded PRNG, so the picture is the same from run to run (load permitting) ----
@@ -214,9 +214,9 @@ function render (all: Array<{ t: number, node: string, scrape: Scrape }>, mailbo
 
   const panels: Array<{ title: string, unit: Unit, lines: Line[] }> = [
     {
-      title: 'Delivery rate by mailbox',
+      title: 'Delivery rate by mailbox (201s and from the outbox)',
       unit: 'rps',
-      lines: perMailbox((s, m) => rateSeries(s, x => sum(x, documents, { mailbox: m, outcome: 'delivered' })))
+      lines: perMailbox((s, m) => rateSeries(s, x => sum(x, documents, { mailbox: m, outcome: 'delivered' }) + sum(x, 'cic_gateway_outbox_delivered_total', { mailbox: m })))
     },
     {
       title: 'Error rate by mailbox (failed + unknown)',
@@ -294,7 +294,7 @@ function reasons (byNode: Array<Array<{ t: number, scrape: Scrape }>>): Line[] {
   for (const scrapes of byNode) {
     const last = scrapes.at(-1)?.scrape
     for (const s of last?.select('cic_gateway_documents_total') ?? []) {
-      if (s.labels.outcome !== 'delivered' && s.labels.outcome !== 'replayed' && s.value > 0) codes.add(`${s.labels.outcome} ${s.labels.code}`)
+      if (s.labels.outcome !== 'delivered' && s.labels.outcome !== 'accepted' && s.labels.outcome !== 'replayed' && s.value > 0) codes.add(`${s.labels.outcome} ${s.labels.code}`)
     }
   }
   return [...codes].sort().map(key => {
@@ -352,7 +352,7 @@ function panel (x: number, y: number, title: string, unit: Unit, lines: Line[]):
   const sx = (t: number): number => left + (right - left) * t / DURATION_S
   const sy = (v: number): number => bottom - (bottom - top) * Math.min(v, max) / max
   const out = [
-    `<g>`,
+    '<g>',
     `<rect x="${x}" y="${y}" width="${PANEL_W}" height="${PANEL_H}" rx="3" fill="#181b1f" stroke="#2c3235"/>`,
     `<text x="${x + 12}" y="${y + 24}" fill="#d8d9da" font-size="14" font-weight="bold">${esc(title)}</text>`
   ]

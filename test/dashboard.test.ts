@@ -92,6 +92,7 @@ t.test('the layout is what Grafana expects: unique ids, panels on the 24-column 
     }
   }
   for (const p of panels) {
+    // eslint-disable-next-line no-template-curly-in-string -- Grafana's variable syntax, not a template
     t.same(p.datasource, { type: 'prometheus', uid: '${datasource}' }, `${p.title}: uses the chosen data source`)
     t.ok((p.targets ?? []).length > 0, `${p.title}: has queries`)
     t.type(p.fieldConfig?.defaults?.unit, 'string', `${p.title}: has a unit`)

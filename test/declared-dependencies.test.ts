@@ -49,7 +49,7 @@ t.test('the import scanner sees every form of import, and maps specifiers to pac
     'import {',
     '  a,',
     '  b',
-    "} from \"multi-line\"",
+    '} from "multi-line"',
     "export { x } from 'reexported'",
     "export * from 'star-reexport'",
     "import 'side-effect'",

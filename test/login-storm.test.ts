@@ -72,7 +72,7 @@ t.test(`with REDIS_URL: ${REPLICAS} replicas, ${DOCUMENTS} documents at concurre
   t.ok(r.sim.calls.upload <= DOCUMENTS + CONCURRENCY, `uploads refused for a revoked token are few: ${r.sim.calls.upload} sent for ${DOCUMENTS}`)
 })
 
-t.test(`without REDIS_URL (measured for the README): each replica's login revokes the others' tokens`, async t => {
+t.test('without REDIS_URL (measured for the README): each replica\'s login revokes the others\' tokens', async t => {
   const r = await run(t, {})
   t.comment(`without Redis: ${summary(r)}`)
   // Each replica logs in at least once, and the revocations make them log in again.

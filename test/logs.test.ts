@@ -66,6 +66,7 @@ t.test('with stdout a terminal the lines are pretty-printed', { skip: existsSync
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   await waitFor(() => out, /cic-gateway listening/)
+  // eslint-disable-next-line no-control-regex -- ANSI colour escapes start with ESC
   const plain = out.replace(/\u001b\[[0-9;]*m/g, '')
   t.match(plain, /INFO.*: cic-gateway listening/, 'level and message, human-readable')
   t.match(plain, /event: "start"/, 'fields on their own lines')

@@ -33,9 +33,9 @@ function readmeCurls (): string[] {
 }
 
 function sh (command: string): Promise<{ code: number, stdout: string, stderr: string }> {
-  return new Promise((resolvePromise) => {
+  return new Promise((resolve) => {
     execFile('sh', ['-c', command], { cwd: repoRoot, encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolvePromise({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr })
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr })
     })
   })
 }

@@ -52,4 +52,3 @@ for (const cicGotIt of [true, false]) {
     t.equal(sim.files().find(f => f.name === 'big.edi')?.size, total)
   })
 }
-

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { RedisUnavailableError, type RedisConnection } from '../redis/connection.js'
-import type { AnsweredRecord, Attempt, ClaimResult, IdempotencyRecord, IdempotencyStore, SettledRecord } from './idempotency-store.js'
+import type { AnsweredRecord, Attempt, ClaimResult, IdempotencyStore, SettledRecord } from './idempotency-store.js'
 
 // Server time in ms. replicate_commands: Redis < 5 needs it to write after TIME (a no-op since 7).
 const NOW = `

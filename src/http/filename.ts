@@ -16,6 +16,7 @@ const INVISIBLE = /(?![\u180b-\u180d\u180f\ufe00-\ufe0f\u{e0100}-\u{e01ef}])[\p{
 // slash, set minus, big and heavy solidi, box-drawing and mathematical diagonals, solidus
 // overlays. The fullwidth and small forms (U+FF0F, U+FF3C, U+FE68) fold under NFKC and are
 // listed as well.
+// eslint-disable-next-line no-misleading-character-class -- combining overlays (U+0337, U+0338) are listed on purpose: alone they draw a slash
 const LOOKALIKE_SLASH = /[\u0337\u0338\u1735\u2044\u20e5\u20eb\u2215\u2216\u2571\u2572\u27cb\u27cd\u29f5-\u29f9\u2afb\u2afd\ufe68\uff0f\uff3c\u{1f67c}\u{1f67d}]/u
 // U+FFFD is what a lenient decoder leaves for bytes that are not UTF-8; a lone surrogate cannot
 // be encoded as UTF-8 at all.

@@ -8,6 +8,7 @@ import { fileResource } from './resources.js'
 
 const MAX_NAME_LENGTH = 255
 // Path separators and control characters: a partner cannot create such names in the portal either.
+// eslint-disable-next-line no-control-regex -- control characters are what this refuses
 const BAD_NAME = /[/\\\u0000-\u001f\u007f]/
 
 /** The filename of `attachment;filename=...` (or `filename*=UTF-8''...`), if present and acceptable. */

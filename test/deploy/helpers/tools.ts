@@ -77,13 +77,13 @@ export interface RunResult {
 
 /** Runs a command to completion; never throws on a non-zero exit. */
 export function run (file: string, args: string[], options: ExecFileOptions & { input?: string } = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
+  return new Promise((resolve, reject) => {
     const child = execFile(file, args, { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...options }, (error, stdout, stderr) => {
       if (error !== null && typeof error.code !== 'number') {
         reject(error)
         return
       }
-      resolvePromise({ code: error === null ? 0 : (error.code as number), stdout: String(stdout), stderr: String(stderr) })
+      resolve({ code: error === null ? 0 : (error.code as number), stdout: String(stdout), stderr: String(stderr) })
     })
     if (options.input !== undefined) child.stdin?.end(options.input)
   })
