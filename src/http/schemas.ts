@@ -2,14 +2,15 @@
 // fuzzed by schemathesis in CI); problem+json bodies are sent as strings, so these schemas
 // never strip a field from them.
 import { MAILBOX_NAME_PATTERN } from '../config/keys.js'
-import { PROBLEM_CONTENT_TYPE } from './problems.js'
+import { PROBLEM_TYPES } from './problem-catalogue.js'
+import { PROBLEM_CONTENT_TYPE, problemType } from './problems.js'
 
 export const problemSchema = {
   type: 'object',
   description: 'RFC 9457 problem details',
   required: ['type', 'title', 'status', 'detail'],
   properties: {
-    type: { type: 'string', description: 'urn:cic-gateway:problem:<code>' },
+    type: { type: 'string', description: 'urn:cic-gateway:problem:<code>', enum: Object.keys(PROBLEM_TYPES).map(problemType) },
     title: { type: 'string' },
     status: { type: 'integer', minimum: 400, maximum: 599 },
     detail: { type: 'string' },
