@@ -1,6 +1,6 @@
 // Renders what the Grafana dashboard shows, from a real run: two gateways (two mailboxes)
 // in front of the CIC simulator, a bounded load on loopback with a slow phase, a CIC
-// incident, a token revocation and a few refused uploads, one document in four sent with
+// incident, a token revocation and a dozen refused uploads, one document in four sent with
 // `Prefer: respond-async` into each gateway's outbox, /metrics scraped every second, and the dashboard's
 // main panels computed from the scrapes the way Prometheus would (rate over a window,
 // histogram_quantile over bucket deltas), drawn as an SVG.
@@ -29,10 +29,10 @@ const OUT_DIR = fileURLToPath(new URL('../docs/', import.meta.url))
 
 /** Phases of the run, in seconds from the start; also drawn as bands on every panel. */
 const PHASES = [
+  { from: 17, to: 18, label: '415 x12', color: '#ff9830' },
   { from: 25, to: 42, label: 'CIC slow', color: '#f2cc0c' },
   { from: 50, to: 66, label: 'CIC failing 30%', color: '#f2495c' },
-  { from: 75, to: 76, label: 'tokens revoked', color: '#b877d9' },
-  { from: 83, to: 84, label: '415 x6', color: '#ff9830' }
+  { from: 75, to: 76, label: 'tokens revoked', color: '#b877d9' }
 ]
 
 // ---- a small seeded PRNG, so the picture is the same from run to run (load permitting) ----
@@ -102,17 +102,19 @@ async function main (): Promise<void> {
   const director = (async () => {
     const at = async (s: number): Promise<void> => { await sleep(Math.max(0, started + s * 1000 - Date.now())) }
     await at(PHASES[0]!.from)
-    sim.inject('upload', { delayMs: 350, times: 100_000 })
-    await at(PHASES[0]!.to)
-    sim.clearFaults()
+    // CIC refuses a dozen uploads (file type): 201s become 502 cic-rejected, outbox ones failed.
+    sim.inject('upload', { status: 415, times: 12 })
     await at(PHASES[1]!.from)
-    sim.setOption('randomFaults', { rate: 0.3, operations: ['upload'], seed: 7 })
+    sim.clearFaults()
+    sim.inject('upload', { delayMs: 350, times: 100_000 })
     await at(PHASES[1]!.to)
-    sim.setOption('randomFaults', undefined)
+    sim.clearFaults()
     await at(PHASES[2]!.from)
-    sim.revokeAllTokens()
+    sim.setOption('randomFaults', { rate: 0.3, operations: ['upload'], seed: 7 })
+    await at(PHASES[2]!.to)
+    sim.setOption('randomFaults', undefined)
     await at(PHASES[3]!.from)
-    sim.inject('upload', { status: 415, times: 6 })
+    sim.revokeAllTokens()
   })()
   await Promise.all([
     scraper,
