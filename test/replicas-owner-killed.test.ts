@@ -45,7 +45,7 @@ for (const cicGotIt of [true, false]) {
     sim.clearFaults()
     await sleep(2500)
     const repeat = await postDocument(b.url, 'big.edi', body, { 'idempotency-key': 'k-big' })
-    t.equal(repeat.status, 201)
+    t.equal(repeat.status, 201, repeat.text)
     if (cicGotIt) t.equal(repeat.headers['idempotent-replayed'], 'reconciled', 'found in the upload folder')
     else t.equal(repeat.headers['idempotent-replayed'], undefined, 'not in CIC: uploaded once')
     t.equal(copies(sim, 'big.edi'), 1, 'exactly one copy in CIC')
