@@ -34,8 +34,6 @@ async function main (): Promise<void> {
   }
 
   const app = await buildApp(config, logger)
-  // The simulator outlives the gateway: uploads in flight finish against it.
-  if (closeSimulator !== undefined) app.addHook('onClose', closeSimulator)
   const address = await app.listen({ host: config.host, port: config.port })
   const metricsAddress = await app.metricsServer?.listen({ host: config.host, port: config.metricsPort })
   logger.info({ event: 'start', address, metricsAddress, mailboxes: app.delivery.mailboxNames(), maxBodyBytes: config.maxBodyBytes, nodeEnv: config.nodeEnv }, 'cic-gateway listening')
@@ -48,6 +46,9 @@ async function main (): Promise<void> {
     // Still serving while the endpoints drop this pod; then the app closes itself (plugins/lifecycle.ts).
     await sleep(config.shutdownDelayMs)
     await app.close()
+    // The simulator outlives the gateway (closed after every plugin's onClose, the outbox's
+    // included): uploads in flight, synchronous or from the outbox, finish against it.
+    await closeSimulator?.()
     logger.info({ event: 'shutdown', phase: 'done' }, 'shutdown complete')
   })
 }
