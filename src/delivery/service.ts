@@ -10,7 +10,8 @@ import { lookupRetryPolicy, type CircuitSettings, type RetrySettings } from '../
 import { Secrets } from '../cic/secrets.js'
 import type { TokenStore } from '../cic/token-store.js'
 import { accountKey, TokenCache } from '../cic/tokens.js'
-import type { MailboxConfig } from '../config/index.js'
+import { createCicDispatcher } from '../cic/dispatcher.js'
+import type { Config, MailboxConfig } from '../config/index.js'
 import type { PreparedBody } from './body.js'
 import { toDeliveryFailure } from './failure.js'
 
@@ -211,4 +212,24 @@ function readinessReason (err: unknown): ReadinessReason {
 function describe (err: unknown): { message: string, status?: number } {
   if (err instanceof Error) return { message: err.message, status: (err as { status?: number }).status }
   return { message: String(err) }
+}
+
+/** What a DeliveryService takes from the config (the outbox test runner passes no egress). */
+export type DeliveryConfig = Pick<Config, 'mailboxes' | 'defaultMailbox' | 'cic' | 'tokenRefreshMarginSeconds' | 'tokenFallbackLifetimeSeconds' | 'readinessCacheSeconds' | 'retry' | 'circuit'> & Partial<Pick<Config, 'egress'>> & { secrets: Iterable<string> }
+
+/** The DeliveryService of a config: its CIC connections and mailboxes. */
+export function deliveryServiceFor (config: DeliveryConfig, logger: Logger, extras: Pick<DeliveryServiceOptions, 'tokenStore' | 'onCircuitChange' | 'observer'> = {}): DeliveryService {
+  return new DeliveryService({
+    mailboxes: config.mailboxes,
+    defaultMailbox: config.defaultMailbox,
+    dispatcher: createCicDispatcher(config.cic, config.egress),
+    logger,
+    tokenRefreshMarginSeconds: config.tokenRefreshMarginSeconds,
+    tokenFallbackLifetimeSeconds: config.tokenFallbackLifetimeSeconds,
+    readinessCacheSeconds: config.readinessCacheSeconds,
+    retry: config.retry,
+    circuit: config.circuit,
+    secrets: [...config.secrets],
+    ...extras
+  })
 }

@@ -4,14 +4,13 @@
 // Everything it opens it closes in its own onClose, after the API has drained.
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
-import { createCicDispatcher } from '../cic/dispatcher.js'
 import type { Config } from '../config/index.js'
 import { Spool } from '../delivery/body.js'
 import { ConcurrencyLimit } from '../delivery/concurrency.js'
 import { Idempotency } from '../delivery/idempotency.js'
 import { MemoryIdempotencyStore, type IdempotencyStore } from '../delivery/idempotency-store.js'
 import { DocumentIntake } from '../delivery/intake.js'
-import { DeliveryService } from '../delivery/service.js'
+import { deliveryServiceFor, type DeliveryService } from '../delivery/service.js'
 import { scalarLineLogger } from '../observability/logger.js'
 import { createRedisStores, type RedisStores } from '../redis/index.js'
 
@@ -33,17 +32,7 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   // With REDIS_URL, Idempotency-Key records and CIC tokens are shared by every replica.
   const shared = config.redis === undefined ? null : createRedisStores({ ...config.redis, idempotencyTtlMs: config.idempotency.ttlMs }, logger)
   const metrics = app.metrics
-  const delivery = new DeliveryService({
-    mailboxes: config.mailboxes,
-    defaultMailbox: config.defaultMailbox,
-    dispatcher: createCicDispatcher(config.cic, config.egress),
-    logger,
-    tokenRefreshMarginSeconds: config.tokenRefreshMarginSeconds,
-    tokenFallbackLifetimeSeconds: config.tokenFallbackLifetimeSeconds,
-    readinessCacheSeconds: config.readinessCacheSeconds,
-    retry: config.retry,
-    circuit: config.circuit,
-    secrets: config.secrets,
+  const delivery = deliveryServiceFor(config, logger, {
     tokenStore: shared?.tokens,
     onCircuitChange: (mailbox, state) => { metrics.setCircuitState(mailbox, state) },
     observer: { cicCall: metrics.cicCall, login: (mailbox, result) => { metrics.login(mailbox, result) } }

@@ -23,7 +23,6 @@ import { createInterface } from 'node:readline'
 
 type OutboxModule = typeof import('../../src/delivery/outbox/index.js')
 type ServiceModule = typeof import('../../src/delivery/service.js')
-type DispatcherModule = typeof import('../../src/cic/dispatcher.js')
 type LoggerModule = typeof import('../../src/observability/logger.js')
 type RunnerConfig = import('./outbox.js').RunnerConfig
 
@@ -34,10 +33,9 @@ await run(dir, JSON.parse(configJson) as RunnerConfig)
 
 async function run (dir: string, config: RunnerConfig): Promise<void> {
   const dist = (path: string): string => new URL(`../../dist/${path}`, import.meta.url).href
-  const [{ Outbox }, { DeliveryService }, { createCicDispatcher }, { createLogger }] = await Promise.all([
+  const [{ Outbox }, { deliveryServiceFor }, { createLogger }] = await Promise.all([
     import(dist('delivery/outbox/index.js')) as Promise<OutboxModule>,
     import(dist('delivery/service.js')) as Promise<ServiceModule>,
-    import(dist('cic/dispatcher.js')) as Promise<DispatcherModule>,
     import(dist('observability/logger.js')) as Promise<LoggerModule>
   ])
   const out = (line: string): void => { process.stdout.write(`${line}\n`) }
@@ -49,19 +47,7 @@ async function run (dir: string, config: RunnerConfig): Promise<void> {
   })
 
   const logger = createLogger('info', process.stderr)
-  // As src/gateway.ts builds it.
-  const delivery = new DeliveryService({
-    mailboxes: config.mailboxes,
-    defaultMailbox: config.defaultMailbox,
-    dispatcher: createCicDispatcher(config.cic),
-    logger,
-    tokenRefreshMarginSeconds: config.tokenRefreshMarginSeconds,
-    tokenFallbackLifetimeSeconds: config.tokenFallbackLifetimeSeconds,
-    readinessCacheSeconds: config.readinessCacheSeconds,
-    retry: config.retry,
-    circuit: config.circuit,
-    secrets: config.secrets
-  })
+  const delivery = deliveryServiceFor(config, logger)
 
   const outbox = await Outbox.open({
     dir,

@@ -1,12 +1,11 @@
 // An Outbox driven directly (the HTTP routes come separately), delivering through a real
-// DeliveryService built as src/gateway.ts builds it, into a real CIC simulator.
+// DeliveryService built as the delivery plugin builds it, into a real CIC simulator.
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import { createCicDispatcher } from '../../src/cic/dispatcher.js'
 import { loadConfig, type Config } from '../../src/config/index.js'
-import { DeliveryService } from '../../src/delivery/service.js'
+import { deliveryServiceFor, type DeliveryService } from '../../src/delivery/service.js'
 import { Outbox, type OutboxOptions } from '../../src/delivery/outbox/index.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../../src/simulator/index.js'
@@ -31,20 +30,9 @@ export function simConfig (simUrl: string, env: Record<string, string> = {}): Co
   })
 }
 
-/** A DeliveryService as createGateway builds it. */
+/** A DeliveryService as the delivery plugin builds it. */
 export function deliveryService (config: Config, logger: ReturnType<typeof createLogger>): DeliveryService {
-  return new DeliveryService({
-    mailboxes: config.mailboxes,
-    defaultMailbox: config.defaultMailbox,
-    dispatcher: createCicDispatcher(config.cic, config.egress),
-    logger,
-    tokenRefreshMarginSeconds: config.tokenRefreshMarginSeconds,
-    tokenFallbackLifetimeSeconds: config.tokenFallbackLifetimeSeconds,
-    readinessCacheSeconds: config.readinessCacheSeconds,
-    retry: config.retry,
-    circuit: config.circuit,
-    secrets: config.secrets
-  })
+  return deliveryServiceFor(config, logger)
 }
 
 /** What test/helpers/outbox-runner.ts needs of a loaded Config (passed as JSON in OUTBOX_RUNNER_CONFIG). */
