@@ -143,6 +143,9 @@ async function replayDockerfile (root: string): Promise<Build> {
             } else if (/^npm cache clean\b/.test(command) || /^rm -rf(\s+\/(usr\/local|root)\/\S+)+$/.test(command)) {
               // Changes the image's own npm and caches, not the app: nothing to replay.
               skipped.push(command)
+            } else if (/^(mkdir -p|chown \d+:\d+)(\s+\/var\/lib\/cic-gateway\/\S+)+$/.test(command)) {
+              // A mount point for a volume (the outbox), outside the app: nothing to replay.
+              skipped.push(command)
             } else {
               throw new Error(`unsupported RUN command in the Dockerfile: ${command} (update production-install.test.ts)`)
             }
@@ -192,7 +195,7 @@ t.test('the production image, replayed without Docker, relays a document and shu
     t.notOk(dist.some((f) => /\.test\.js$|\.ts$/.test(f) && !f.endsWith('.d.ts')), 'compiled code only')
     t.same(build.imageEnv.NODE_ENV, 'production')
     t.same(build.cmd, ['node', 'dist/main.js'])
-    t.ok(build.skipped.every((c) => /npm cache clean|rm -rf/.test(c)), `only image housekeeping skipped: ${build.skipped.join('; ')}`)
+    t.ok(build.skipped.every((c) => /npm cache clean|rm -rf|mkdir -p \/var\/lib\/cic-gateway|chown \d+:\d+ \/var\/lib\/cic-gateway/.test(c)), `only image housekeeping and volume mount points skipped: ${build.skipped.join('; ')}`)
   })
 
   const compose = parseYaml(await readFile(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as any
