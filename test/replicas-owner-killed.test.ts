@@ -8,6 +8,15 @@ import { copies, startReplicas } from './helpers/replicas.js'
 
 const MiB = 1024 * 1024
 
+/** Waits for a condition, failing (not hanging) after 60 s. */
+async function until (check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await sleep(50)
+  }
+}
+
 /** A 64 MiB body paced so that the upload is still running when the owner is killed. */
 function pacedBody (total: number): Readable {
   let sent = 0
@@ -32,9 +41,9 @@ for (const cicGotIt of [true, false]) {
     const uploadsBefore = sim.calls.upload
     const owner = postDocument(a.url, 'big.edi', pacedBody(total), { 'idempotency-key': 'k-big', 'content-length': String(total) }).catch(() => undefined)
     if (cicGotIt) {
-      while (!sim.files().some(f => f.name === 'big.edi')) await sleep(50)
+      await until(() => sim.files().some(f => f.name === 'big.edi'), 'CIC stored the body')
     } else {
-      while (sim.calls.upload === uploadsBefore) await sleep(50)
+      await until(() => sim.calls.upload > uploadsBefore, 'the upload started')
       await sleep(300)
     }
     a.child.kill('SIGKILL')

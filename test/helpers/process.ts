@@ -1,6 +1,9 @@
 // Runs the built gateway (dist/main.js) as a real process, as `npm start` and the container do.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { DEMO_PASSWORD } from '../../src/simulator/index.js'
@@ -17,8 +20,11 @@ export interface GatewayProcess {
 }
 
 export async function spawnGateway (env: Record<string, string>, timeoutMs = 20_000, extraSecrets?: string[]): Promise<GatewayProcess> {
+  // A spool directory of its own: a gateway clears its SPOOL_DIR of spool files at start, and
+  // test files run in parallel would otherwise remove each other's files mid-upload.
+  const spoolDir = env.SPOOL_DIR ?? mkdtempSync(join(tmpdir(), 'cic-gateway-spool-'))
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', SPOOL_DIR: spoolDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const lines: Array<Record<string, unknown>> = []
@@ -29,6 +35,7 @@ export async function spawnGateway (env: Record<string, string>, timeoutMs = 20_
   // Whatever the process printed goes to the suite-wide secret scan, with the secrets it was given.
   const secrets = [DEMO_PASSWORD, env.CIC_PASSWORD, ...(env.GATEWAY_API_KEYS ?? '').split(','), ...(extraSecrets ?? [])].filter((s): s is string => s !== undefined && s !== '')
   const exited = once(child, 'exit').then(([code]) => {
+    if (env.SPOOL_DIR === undefined) rmSync(spoolDir, { recursive: true, force: true })
     recordLog(`process ${Object.keys(env).join(',')}`, secrets, stdout + stderr)
     return code as number | null
   })
