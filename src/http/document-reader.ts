@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream'
 import { BodyIncompleteError, BodyTooLargeError, prepareBody, SpoolError, type BodyOptions, type PreparedBody } from '../delivery/body.js'
 import { expectedSha256 } from './digest.js'
 import { filenameFromContentDisposition, filenameFromQuery, validateFilename } from './filename.js'
-import { ProblemError, refusal } from './problems.js'
+import { isFastifyError, ProblemError, refusal } from './problems.js'
 
 export interface DocumentQuery {
   filename?: string
@@ -34,11 +34,6 @@ export async function readDocument (request: DocumentRequest, limits: Omit<BodyO
   return request.isMultipart()
     ? await readMultipart(request, bodyOptions)
     : await readRaw(request, { ...bodyOptions, expectedSha256: expectedSha256(request.headers) })
-}
-
-function isFastifyError (err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('FST_')
 }
 
 function isBodyError (err: unknown): boolean {

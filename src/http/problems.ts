@@ -84,6 +84,12 @@ const FASTIFY_CODES: Record<string, Problem> = {
   FST_ERR_ASYNC_CONSTRAINT: { code: 'internal-error', detail: 'the gateway failed to route the request', delivered: 'no' }
 }
 
+/** An error Fastify (or one of its plugins) raised, by its FST_ code. */
+export function isFastifyError (err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('FST_')
+}
+
 /** The problem the error handler answers for an error thrown by a handler or by Fastify. */
 export function problemFromError (error: FastifyError | ProblemError): Problem {
   if (error instanceof ProblemError) return error.problem

@@ -10,7 +10,7 @@ import type { SubmissionResult } from '../delivery/intake.js'
 import { multipartOptions, readDocument, type DocumentQuery, type DocumentRequest } from '../http/document-reader.js'
 import { parseIdempotencyKey } from '../http/idempotency-key.js'
 import { PROBLEM_TYPES } from '../http/problem-catalogue.js'
-import { deliveryProblem, problemFromError, ProblemError, sendProblem, type Problem } from '../http/problems.js'
+import { deliveryProblem, isFastifyError, problemFromError, ProblemError, sendProblem, type Problem } from '../http/problems.js'
 import { documentQuerystring, documentRequestBody, documentResponses, mailboxParams } from '../http/schemas.js'
 
 export interface DocumentsRouteOptions {
@@ -136,9 +136,4 @@ function logRefusal (request: FastifyRequest, mailbox: string, problem: Problem,
   }
   if (status >= 500) request.log.warn(fields, 'document not delivered')
   else request.log.info(fields, 'document refused')
-}
-
-function isFastifyError (err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('FST_')
 }
