@@ -640,7 +640,7 @@ t.test('outbox.maxBytes larger than the volume is refused; the values schema che
   }
 })
 
-t.test('PrometheusRule: off by default; alerts on the oldest queued age and on failed deliveries, in PromQL that names exported metrics', { skip }, async (t) => {
+t.test('PrometheusRule: off by default; alerts on the oldest queued age, a nearly full outbox and failed deliveries, in PromQL that names exported metrics', { skip }, async (t) => {
   const exported = new Set(parsePrometheus(await new Metrics({ mailboxes: ['default'], outbox: true }).render()).types.keys())
   t.ok(exported.has('cic_gateway_outbox_oldest_queued_seconds') && exported.has('cic_gateway_outbox_failed_total'), 'the outbox metrics are read from a real Metrics registry')
 
@@ -654,6 +654,9 @@ t.test('PrometheusRule: off by default; alerts on the oldest queued age and on f
   const backlog = byName.get('CicGatewayOutboxBacklog')!
   t.match(backlog.expr, /cic_gateway_outbox_oldest_queued_seconds\{namespace="integrations", job="gw-cic-gateway"\}\) > 1800$/, 'the oldest queued document older than the threshold, this release only')
   t.equal(backlog.for, '10m')
+  const full = byName.get('CicGatewayOutboxNearlyFull')!
+  t.match(full.expr, /cic_gateway_outbox_stored_bytes\{namespace="integrations", job="gw-cic-gateway"\} \/ cic_gateway_outbox_capacity_bytes\{namespace="integrations", job="gw-cic-gateway"\}\) > 0\.8$/, 'the outbox past 80 % of OUTBOX_MAX_BYTES, this release only')
+  t.equal(full.for, '10m')
   const failed = byName.get('CicGatewayOutboxDeliveriesFailed')!
   t.match(failed.expr, /increase\(cic_gateway_outbox_failed_total\{[^}]*\}\[15m\]\)\) > 0/, 'any new failed delivery')
   t.ok(byName.has('CicGatewayDeliveryOutcomeUnknown'))
@@ -677,6 +680,7 @@ t.test('PrometheusRule: off by default; alerts on the oldest queued age and on f
   t.match(tunedBacklog.expr, /job="cic-gateway-outbox"\}\) > 900$/, 'threshold and selector follow the values')
   t.equal(tunedBacklog.for, '5m')
   t.match(tunedRules.find((r) => r.alert === 'CicGatewayOutboxDeliveriesFailed')!.expr, /\[30m\]/)
+  t.match(tunedRules.find((r) => r.alert === 'CicGatewayOutboxNearlyFull')!.expr, /\) > 0\.9$/, 'the capacity ratio follows the values')
   t.equal(tunedBacklog.labels.severity, 'page')
   const custom = find(await render({ set: { 'outbox.enabled': 'true', 'prometheusRule.enabled': 'true', 'prometheusRule.selector': 'cluster="eu-1"\\, service="gw"' } }), 'PrometheusRule')!
   t.match(custom.spec.groups[1].rules[0].expr, /\{cluster="eu-1", service="gw"\}/, 'prometheusRule.selector replaces the default matchers')
