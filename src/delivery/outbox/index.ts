@@ -4,6 +4,7 @@
 // (store.ts). No HTTP here: the routes map states and errors to answers.
 import { randomBytes } from 'node:crypto'
 import { BodyTooLargeError } from '../body.js'
+import { OutboxLock } from './lock.js'
 import { OutboxStore, ID_PATTERN, type StoredRecord } from './store.js'
 import { ageStart, OutboxWorker, type Entry } from './worker.js'
 import {
@@ -19,6 +20,7 @@ import {
 } from './types.js'
 
 export * from './types.js'
+export { OutboxLockedError } from './lock.js'
 
 const DAY_MS = 24 * 3600 * 1000
 const PRUNE_EVERY_MS = 3600 * 1000
@@ -32,7 +34,8 @@ export class Outbox {
   /** The state each entry is counted under. */
   private readonly counted = new WeakMap<Entry, DeliveryState>()
   private readonly worker: OutboxWorker
-  private readonly keepSettledMs: number
+  /** How long settled status records stay readable. */
+  readonly keepSettledMs: number
   private prune: NodeJS.Timeout | undefined
   private closed = false
   /** Bytes of the bodies in queue/. */
@@ -40,7 +43,7 @@ export class Outbox {
   /** Bytes being stored by accepts in progress. */
   private reservedBytes = 0
 
-  private constructor (private readonly opts: OutboxOptions, private readonly store: OutboxStore, readonly recovery: RecoveryReport) {
+  private constructor (private readonly opts: OutboxOptions, private readonly store: OutboxStore, private readonly lock: OutboxLock, readonly recovery: RecoveryReport) {
     this.keepSettledMs = opts.keepSettledMs ?? 7 * DAY_MS
     this.worker = new OutboxWorker(store, {
       maxAgeMs: opts.maxAgeMs,
@@ -66,11 +69,19 @@ export class Outbox {
    * sent again. Does not start the workers.
    */
   static async open (opts: OutboxOptions): Promise<Outbox> {
+    // Before anything is read: another live gateway on this directory is an error (OutboxLockedError).
+    const lock = await OutboxLock.acquire(opts.dir, opts.logger, opts.lock)
     const store = new OutboxStore(opts.dir)
-    await store.init()
+    let found
+    try {
+      await store.init()
+      found = await store.recover(opts.keepSettledMs ?? 7 * DAY_MS, Date.now())
+    } catch (err) {
+      await lock.release()
+      throw err
+    }
     const now = Date.now()
-    const found = await store.recover(opts.keepSettledMs ?? 7 * DAY_MS, now)
-    const outbox = new Outbox(opts, store, found.report)
+    const outbox = new Outbox(opts, store, lock, found.report)
     for (const record of found.settled) outbox.index(record, false)
     const reconcileAt = new Date(now + (opts.reconcileDelayMs ?? 2000)).toISOString()
     for (const record of found.active) {
@@ -146,8 +157,9 @@ export class Outbox {
       await this.store.commit(record)
       this.reservedBytes -= reserved
       reserved = 0
-      // Indexed (and handed to the workers) only once durable.
-      this.notify(this.index(record, true))
+      // Indexed (and handed to the workers) only once durable. Committed: nothing here may
+      // reach the catch below, which would discard the files.
+      await this.notify(this.index(record, true))?.catch(() => {})
       return publicStatus(record)
     } catch (err) {
       this.reservedBytes -= reserved
@@ -157,11 +169,17 @@ export class Outbox {
     }
   }
 
-  /** A delivery's status; undefined for an unknown id or another caller's. */
+  /** A delivery's status (one this outbox does not hold: from lookup, when set); undefined for an unknown id or another caller's. */
   async get (id: string, caller: string): Promise<DeliveryStatus | undefined> {
     const entry = this.entries.get(id)
-    if (entry === undefined || entry.record.caller !== caller) return undefined
+    if (entry === undefined) return await this.opts.lookup?.(id, caller)
+    if (entry.record.caller !== caller) return undefined
     return await this.full(entry)
+  }
+
+  /** Every delivery held (status records included), for a copy elsewhere. */
+  snapshot (): Array<{ id: string, caller: string, state: DeliveryState, settledAt?: string }> {
+    return [...this.entries.values()].map(({ record: r }) => r.settledAt === undefined ? { id: r.id, caller: r.caller, state: r.state } : { id: r.id, caller: r.caller, state: r.state, settledAt: r.settledAt })
   }
 
   /** The status with CIC's answer, read from done/ for a settled delivery. */
@@ -257,6 +275,7 @@ export class Outbox {
       this.worker.abortInflight()
       await within(all(), 1000)
     }
+    await this.lock.release()
   }
 
   private index (record: StoredRecord, inQueue: boolean): Entry {
@@ -281,7 +300,7 @@ export class Outbox {
     }
     if (bodyRemoved) this.storedBytes -= entry.record.bytes
     if (entry.record.fileId !== undefined) this.fileIds.set(`${entry.record.mailbox}\0${entry.record.fileId}`, entry.record.id)
-    this.notify(entry)
+    void this.notify(entry)?.catch(() => {})
     this.lighten(entry)
   }
 
@@ -293,9 +312,9 @@ export class Outbox {
     entry.cicOnDisk = true
   }
 
-  private notify (entry: Entry): void {
+  private notify (entry: Entry): void | Promise<void> {
     try {
-      this.opts.onChange?.(publicStatus(entry.record))
+      return this.opts.onChange?.(publicStatus(entry.record), entry.record.settledAt)
     } catch (err) {
       this.opts.logger.warn({ event: 'outbox.on-change', err: { message: err instanceof Error ? err.message : String(err) } }, 'outbox onChange threw')
     }

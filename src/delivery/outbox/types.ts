@@ -2,6 +2,7 @@
 // states and errors to status codes and problem+json.
 import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
+import type { LockOptions } from './lock.js'
 import type { PreparedBody } from '../body.js'
 
 export type DeliveryState = 'queued' | 'delivering' | 'delivered' | 'failed'
@@ -63,8 +64,14 @@ export interface OutboxOptions {
   /** The upload folder's file of that name, if any: settles a delivery whose upload may have started. */
   findDelivered: (mailbox: string, filename: string, requestId: string) => Promise<{ raw: Buffer, fileId: string } | undefined>
   logger: Logger
-  /** Every state change, after it is on disk (for metrics). Must not throw. */
-  onChange?: (status: DeliveryStatus) => void
+  /**
+   * Every state change, after it is on disk (metrics, the shared status store), with the
+   * time a settled record was settled. Must not throw, and a promise it returns must not
+   * reject: the one of an accept is awaited before accept() resolves (so must settle soon).
+   */
+  onChange?: (status: DeliveryStatus, settledAt?: string) => void | Promise<void>
+  /** With several replicas: the status of a delivery this outbox does not hold, from the shared store (get() asks it). May throw. */
+  lookup?: (id: string, caller: string) => Promise<DeliveryStatus | undefined>
   /** Backoff between attempts: jittered exponential from baseMs (default 1000) up to maxMs (default 300000); CIC's Retry-After wins when longer. */
   retry?: { baseMs: number, maxMs: number }
   /** How long delivered (and set-aside) status records stay readable; default 7 days. */
@@ -74,6 +81,8 @@ export interface OutboxOptions {
    * been in flight (CIC may still be storing a body the dead process sent); default 2000.
    */
   reconcileDelayMs?: number
+  /** The directory lock's heartbeat and staleness (lock.ts); defaults 10 s and 60 s. */
+  lock?: LockOptions
 }
 
 export interface AcceptRequest {
