@@ -40,9 +40,20 @@ export interface UploadResult {
   fileId: string
 }
 
+/**
+ * What a call reads of its cancellation: an AbortSignal has this shape, and so has the
+ * cheaper flag the HTTP layer gives each document request (one abort listener per call).
+ */
+export interface CancelSignal {
+  readonly aborted: boolean
+  readonly reason: Error | undefined
+  addEventListener (type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener (type: 'abort', listener: () => void): void
+}
+
 export interface CallOptions {
   requestId?: string
-  signal?: AbortSignal
+  signal?: CancelSignal
 }
 
 /** Told about every finished call (metrics); `status` is undefined when CIC gave no complete answer. */
@@ -232,7 +243,7 @@ interface Answer {
  * runs for every upload; dispatcher.request() costs a readable stream and its machinery).
  * The expected status may bring up to SUCCESS_BODY_LIMIT bytes, any other ERROR_BODY_LIMIT.
  */
-async function exchange (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSignal | undefined, expected: number, operation: CicOperation): Promise<Answer> {
+async function exchange (dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: CancelSignal | undefined, expected: number, operation: CicOperation): Promise<Answer> {
   return await new Promise<Answer>(resolve => {
     const chunks: Buffer[] = []
     let size = 0

@@ -73,7 +73,7 @@ function errorCode (err: unknown): string | undefined {
 }
 
 /** Classifies an exception thrown by undici (or by a body stream) during a CIC call. */
-export function fromTransportError (err: unknown, operation: CicOperation, signal?: AbortSignal): CicError {
+export function fromTransportError (err: unknown, operation: CicOperation, signal?: { readonly aborted: boolean }): CicError {
   if (err instanceof CicError) return err
   // The body stream we were given broke (caller gone, digest mismatch): not CIC's fault.
   if (err instanceof UploadBodyError) {

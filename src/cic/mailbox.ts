@@ -113,6 +113,7 @@ export class CicMailbox {
     let attempts = 0
     const retry = body.replayable ? this.replayableRetry : this.streamedRetry
     try {
+      // cockatiel reads only `aborted` of the signal: no retry is scheduled once the caller is gone.
       return await this.breaker.execute(async () => await retry.execute(async () => {
         attempts++
         const { token, folderId } = await this.prepare({ requestId: opts.requestId })
@@ -124,7 +125,7 @@ export class CicMailbox {
           if (err instanceof CicError && err.status === 404) this.folders.forget(this.target, folderId)
           throw err
         }
-      }, opts.signal))
+      }, opts.signal as AbortSignal | undefined))
     } catch (err) {
       if (err instanceof BrokenCircuitError) {
         const remaining = this.opts.circuit.halfOpenAfterMs - (Date.now() - this.openedAt)

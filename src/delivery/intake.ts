@@ -8,7 +8,7 @@ import type { ConcurrencyLimit } from './concurrency.js'
 import { DeliveryFailure, toDeliveryFailure } from './failure.js'
 import type { Idempotency, KeyClaim, Replay } from './idempotency.js'
 import { OutboxClosedError, OutboxFullError, OutboxStorageError, type DeliveryStatus, type Outbox } from './outbox/index.js'
-import type { DeliveryReceipt, DeliveryService } from './service.js'
+import type { CancelSignal, DeliveryReceipt, DeliveryService } from './service.js'
 
 export interface Submission {
   /** '' when authentication is off. */
@@ -17,7 +17,7 @@ export interface Submission {
   idempotencyKey: string | undefined
   requestId: string
   /** Aborted when the caller hangs up: the upload to CIC stops at once. */
-  signal: AbortSignal
+  signal: CancelSignal
   /**
    * Reads the document. `keep`: the body must be kept whole (in memory or spooled) so it
    * can be compared before anything is sent. Errors it throws that are not the body's own

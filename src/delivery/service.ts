@@ -2,7 +2,7 @@
 // deliver(document) -> CIC's receipt or a DeliveryFailure. Also answers readiness.
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
-import { CicClient, type CicAccount, type CicCallObserver } from '../cic/client.js'
+import { CicClient, type CancelSignal, type CicAccount, type CicCallObserver } from '../cic/client.js'
 import { FolderResolver, type FolderTarget } from '../cic/folders.js'
 import { mailboxTarget } from '../cic/credentials.js'
 import { CicMailbox, type CircuitStateName } from '../cic/mailbox.js'
@@ -37,6 +37,8 @@ export interface DeliveryServiceOptions {
   secrets?: Iterable<string>
 }
 
+export type { CancelSignal }
+
 export interface DeliveryObserver {
   cicCall?: CicCallObserver
   login?: (mailbox: string, result: 'success' | 'failure') => void
@@ -47,7 +49,7 @@ export interface DocumentRequest {
   filename: string
   body: PreparedBody
   requestId: string
-  signal?: AbortSignal
+  signal?: CancelSignal
 }
 
 export interface DeliveryReceipt {

@@ -8,6 +8,7 @@ import { DeliveryFailure } from '../delivery/failure.js'
 import type { DocumentResult } from '../observability/metrics.js'
 import type { SubmissionResult } from '../delivery/intake.js'
 import { multipartOptions, readDocument, type DocumentQuery, type DocumentRequest } from '../http/document-reader.js'
+import { HangUp } from '../http/hang-up.js'
 import { parseIdempotencyKey } from '../http/idempotency-key.js'
 import { PROBLEM_TYPES } from '../http/problem-catalogue.js'
 import { deliveryProblem, isFastifyError, problemFromError, ProblemError, sendProblem, type Problem } from '../http/problems.js'
@@ -34,7 +35,7 @@ export async function documentsRoutes (app: FastifyInstance, opts: DocumentsRout
     const tracker = app.metrics.documentStarted(mailbox)
     const started = process.hrtime.bigint()
     // The caller hanging up aborts the upload to CIC at once.
-    const hangUp = new AbortController()
+    const hangUp = new HangUp()
     const onClose = (): void => { if (!reply.raw.writableFinished) hangUp.abort() }
     reply.raw.once('close', onClose)
     try {
@@ -43,7 +44,7 @@ export async function documentsRoutes (app: FastifyInstance, opts: DocumentsRout
         mailbox,
         idempotencyKey: parseIdempotencyKey(request.headers['idempotency-key']),
         requestId: request.id,
-        signal: hangUp.signal,
+        signal: hangUp,
         read: async keep => await readDocument(request, limits, keep),
         async: prefersAsync(request.headers.prefer)
       })
@@ -52,7 +53,7 @@ export async function documentsRoutes (app: FastifyInstance, opts: DocumentsRout
     } catch (err) {
       const problem = documentProblem(request, err)
       tracker.finish({ status: PROBLEM_TYPES[problem.code].status, code: problem.code, delivered: problem.delivered })
-      logRefusal(request, mailbox, problem, err, { durationMs: Number(process.hrtime.bigint() - started) / 1e6, callerGone: hangUp.signal.aborted })
+      logRefusal(request, mailbox, problem, err, { durationMs: Number(process.hrtime.bigint() - started) / 1e6, callerGone: hangUp.aborted })
       return sendProblem(reply, problem)
     } finally {
       reply.raw.off('close', onClose)
