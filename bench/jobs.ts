@@ -34,6 +34,8 @@ export interface RateResult {
   loadCpuSec: number
   /** Requests answered during the warm-up run (not counted above). */
   warmupRequests: number
+  /** Answers by HTTP status, warm-up and measured run together (e.g. every async answer must be 202). */
+  statuses?: Record<string, number>
   /** CPU microseconds per request (warm-up included) of the relay and of the upstream, filled in by the bench. */
   relayCpuUs?: number | undefined
   upstreamCpuUs?: number | undefined

@@ -3,7 +3,7 @@
 // /proc, and stops them by pid.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, realpathSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -178,4 +178,26 @@ export function cpuSeconds (pid: number): number | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = Number(fields[11]) + Number(fields[12])
   return ticks / 100
+}
+
+/**
+ * The file system a path lives on (its longest mount point in /proc/self/mountinfo): the
+ * outbox's fsync costs nothing on tmpfs, so a figure measured there says nothing of a disk.
+ */
+export function filesystemOf (path: string): { type: string, source: string, mountPoint: string } | undefined {
+  let mounts: string
+  try { mounts = readFileSync('/proc/self/mountinfo', 'utf8') } catch { return undefined }
+  const real = realpathSync(path)
+  let best: { type: string, source: string, mountPoint: string } | undefined
+  for (const line of mounts.split('\n')) {
+    const [before, after] = line.split(' - ')
+    if (before === undefined || after === undefined) continue
+    const mountPoint = before.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
+    const [type, source] = after.split(' ')
+    if (mountPoint === undefined || type === undefined || source === undefined) continue
+    const inside = mountPoint === '/' || real === mountPoint || real.startsWith(`${mountPoint}/`)
+    // The last of equally long mount points is the one on top.
+    if (inside && (best === undefined || mountPoint.length >= best.mountPoint.length)) best = { type, source, mountPoint }
+  }
+  return best
 }

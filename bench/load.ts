@@ -1,7 +1,7 @@
 // The load generator, run as its own process by the bench (argv[2] is a JSON job; the
 // result is the last line printed, as JSON). Three kinds of job:
 //  - rate:   autocannon, N keep-alive connections posting the same body for D seconds
-//            (after a warm-up run that is not counted);
+//            (after a warm-up run that is not counted), answers counted by status;
 //  - stream: K concurrent uploads of S bytes each, generated on the fly (never held in
 //            memory), timed from the first byte sent to the 201 read;
 //  - cold:   K concurrent first requests, each on its own connection, at once.
@@ -18,6 +18,12 @@ async function rate (job: RateJob): Promise<RateResult> {
   const used = process.cpuUsage(cpu)
   const ok = r['2xx']
   const seconds = r.duration
+  const statuses: Record<string, number> = {}
+  for (const result of [warm, r]) {
+    // autocannon's typings here leave out statusCodeStats (answers by status).
+    const stats = (result as { statusCodeStats?: Record<string, { count: number }> } | undefined)?.statusCodeStats ?? {}
+    for (const [status, { count }] of Object.entries(stats)) statuses[status] = (statuses[status] ?? 0) + count
+  }
   return {
     kind: 'rate',
     connections: job.connections,
@@ -31,7 +37,8 @@ async function rate (job: RateJob): Promise<RateResult> {
     latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, mean: r.latency.average, max: r.latency.max },
     mbps: ok * job.bodyBytes / seconds / 1e6,
     loadCpuSec: (used.user + used.system) / 1e6,
-    warmupRequests: warm === undefined ? 0 : warm['2xx'] + warm.non2xx
+    warmupRequests: warm === undefined ? 0 : warm['2xx'] + warm.non2xx,
+    statuses
   }
 }
 

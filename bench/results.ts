@@ -8,7 +8,7 @@ export type Scenario = typeof SCENARIOS[number]
 export interface Workload {
   id: string
   label: string
-  kind: 'rate' | 'stream' | 'cold' | 'keyed'
+  kind: 'rate' | 'stream' | 'cold' | 'keyed' | 'async'
   bodyBytes: number
   /** Connections (rate) or concurrent uploads (stream, cold). */
   connections: number
@@ -25,7 +25,8 @@ export const WORKLOADS: Workload[] = [
   { id: 'large-1x1g', label: '1 GiB, one upload', kind: 'stream', bodyBytes: GIB, connections: 1 },
   { id: 'large-8x128m', label: '128 MiB, 8 concurrent uploads', kind: 'stream', bodyBytes: 128 * MIB, connections: 8 },
   { id: 'cold-100', label: '100 concurrent first requests', kind: 'cold', bodyBytes: KIB, connections: 100 },
-  { id: 'keyed-32', label: '1 KiB, 32 connections, a unique Idempotency-Key per request, records in Redis', kind: 'keyed', bodyBytes: KIB, connections: 32 }
+  { id: 'keyed-32', label: '1 KiB, 32 connections, a unique Idempotency-Key per request, records in Redis', kind: 'keyed', bodyBytes: KIB, connections: 32 },
+  { id: 'async-32', label: '1 KiB, 32 connections, Prefer: respond-async into an outbox on disk', kind: 'async', bodyBytes: KIB, connections: 32 }
 ]
 
 /**
@@ -42,6 +43,48 @@ export interface KeyedOutcome {
   sides: Partial<Record<KeyedSide, RateOutcome>>
   /** CPU microseconds Redis spent per keyed request (keyed-redis rounds only). */
   redisCpuUs: number | undefined
+}
+
+/**
+ * The store-and-forward workload's two sides, in the same rounds (order rotated), on one
+ * gateway with OUTBOX_DIR: synchronous requests (no Prefer header, 201 from CIC: the
+ * baseline) and `Prefer: respond-async` (202 once body and record are fsynced).
+ */
+export const ASYNC_SIDES = ['sync', 'async'] as const
+export type AsyncSide = typeof ASYNC_SIDES[number]
+
+/** One async round's backlog and its delivery from the outbox into the upstream. */
+export interface DrainResult {
+  /** 202s the gateway counted for the round (cic_gateway_documents_total, outcome accepted). */
+  accepted: number
+  /** Uploads that reached the upstream while the load ran, and the load's seconds. */
+  deliveredDuringIntake: number
+  intakeSec: number
+  /** Documents still in the outbox (queued or delivering) and its stored bytes when the load stopped. */
+  backlog: number
+  backlogBytes: number
+  /** Uploads from then until the outbox was empty, and how long that took (to the upstream's last 201). */
+  delivered: number
+  drainSec: number
+  /** delivered / drainSec: documents per second from the outbox into the upstream (undefined: no backlog was left). */
+  rate: number | undefined
+  /** Gateway CPU microseconds per document delivered during the drain (no intake then). */
+  cpuUsPerDelivery: number | undefined
+}
+
+export interface AsyncOutcome {
+  outbox: {
+    /** File system type and source of OUTBOX_DIR (tmpfs would make fsync free and the figure a lie). */
+    filesystem: string
+    source: string
+    maxBytes: number
+    concurrency: number
+    /** Whether concurrency is the gateway's default OUTBOX_CONCURRENCY (not set by the bench). */
+    concurrencyIsDefault: boolean
+  }
+  sides: Partial<Record<AsyncSide, RateOutcome>>
+  /** One per round, after its async side (the outbox was empty again before the next side ran). */
+  drains: DrainResult[]
 }
 
 export interface RateOutcome {
@@ -95,6 +138,8 @@ export interface BenchResults {
   keyed?: KeyedOutcome | undefined
   /** Why the keyed workload did not run, when it was wanted. */
   keyedNote?: string
+  /** Store and forward: async intake beside synchronous delivery, and the outbox's delivery rate (absent in runs before it). */
+  async?: AsyncOutcome | undefined
   /** The long-running gateway during the rate workloads. */
   gatewayRateMemory?: { maxRss: number, hwm: number }
 }

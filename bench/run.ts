@@ -9,23 +9,29 @@
 // Env knobs: BENCH_ROUNDS (3), BENCH_DURATION (5 s per load point), BENCH_WARMUP (2 s),
 // BENCH_ONLY (comma list of workload ids), BENCH_NO_REPORT=1, BENCH_RESULTS_DIR (bench/results;
 // another directory keeps a trial run out of the recorded ones). The keyed workload (keyed-32)
-// starts its own redis-server (bench/redis.ts; REDIS_SERVER names another binary).
+// starts its own redis-server (bench/redis.ts; REDIS_SERVER names another binary). The
+// store-and-forward workload (async-32) puts its gateway's outbox under BENCH_OUTBOX_PARENT
+// (os.tmpdir() by default: it must be a real disk, not tmpfs) and waits at most
+// BENCH_DRAIN_TIMEOUT (90 s) for the outbox to empty after each async run.
 import { execSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_PASSWORD, BENCH_USERNAME } from './credentials.js'
 import type { ColdResult, RateJob, RateResult, StreamJob, StreamResult } from './jobs.js'
-import { BENCH, compiledNode, cpuSeconds, getJson, imageAllocatorEnv, memory, ROOT, runLoad, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
+import { EnvSchema } from '../src/config/env-schema.js'
+import { BENCH, compiledNode, cpuSeconds, filesystemOf, getJson, imageAllocatorEnv, memory, ROOT, runLoad, sleep, start, tsNode, watchMemory, type Memory, type Proc } from './lib.js'
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
 import { REDIS_SERVER, startRedis } from './redis.js'
-import { rateRatio, writeReport } from './report.js'
-import { SCENARIOS, WORKLOADS, type BenchResults, type ColdOutcome, type RateOutcome, type Scenario, type StreamOutcome, type Workload } from './results.js'
+import { asyncRatio, deliveryRate, rateRatio, writeReport } from './report.js'
+import { SCENARIOS, WORKLOADS, type AsyncOutcome, type BenchResults, type ColdOutcome, type DrainResult, type RateOutcome, type Scenario, type StreamOutcome, type Workload } from './results.js'
+import type { UpstreamStats } from './upstream.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const DURATION = Number(process.env.BENCH_DURATION ?? 5)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean)
+const DRAIN_TIMEOUT_MS = Number(process.env.BENCH_DRAIN_TIMEOUT ?? 90) * 1000
 const API_KEY = 'bench-caller-key-0123456789abcdef'
 const FILENAME = 'attachment; filename=bench_850.edi'
 
@@ -126,18 +132,30 @@ function summarize (samples: RateResult[]): RateOutcome {
   return { rps, p50: median(samples.map(s => s.latencyMs.p50)), p99: median(samples.map(s => s.latencyMs.p99)), mbps: median(samples.map(s => s.mbps)), relayCpuUs: cpu.length > 0 ? median(cpu) : undefined, loadCpuUs: median(samples.map(s => s.loadCpuSec / s.ok * 1e6)), failed: samples.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0), representative, samples }
 }
 
+interface RoundHooks<N extends string> {
+  /** Another process whose CPU per request is read each round (Redis). */
+  extra?: { pid: number, onRound: (name: N, cpuUs: number | undefined) => void }
+  /** The in-run warm-up of the first round (WARMUP by default; 0 when the sides were warmed up already). */
+  warmupSec?: number
+  /** Before a side's load starts, and after it ended and its CPU was read (an outbox drained). */
+  before?: (name: N) => Promise<void>
+  after?: (name: N, result: RateResult) => Promise<void>
+}
+
 /**
  * ROUNDS rounds of the workload on every side, the order rotated each round (so no side
  * always runs first or last; the sides of one round run back to back), each a fresh load
  * generator process; the relay's and upstream's CPU per request from /proc. Returns every
  * round's result per side.
  */
-async function measureRounds<N extends string> (workload: Workload, sides: Array<{ name: N, target: Target, idReplacement?: boolean }>, upstream: Proc, extra?: { pid: number, onRound: (name: N, cpuUs: number | undefined) => void }): Promise<Map<N, RateResult[]>> {
+async function measureRounds<N extends string> (workload: Workload, sides: Array<{ name: N, target: Target, idReplacement?: boolean }>, upstream: Proc, hooks: RoundHooks<N> = {}): Promise<Map<N, RateResult[]>> {
   const samples = new Map<N, RateResult[]>(sides.map(s => [s.name, []]))
+  const { extra } = hooks
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < sides.length; i++) {
       const { name, target, idReplacement } = sides[(i + round) % sides.length]!
-      const job: RateJob = { kind: 'rate', url: target.url, headers: target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections, durationSec: DURATION, warmupSec: round === 0 ? WARMUP : 0, ...(idReplacement === true ? { idReplacement } : {}) }
+      const job: RateJob = { kind: 'rate', url: target.url, headers: target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections, durationSec: DURATION, warmupSec: round === 0 ? hooks.warmupSec ?? WARMUP : 0, ...(idReplacement === true ? { idReplacement } : {}) }
+      await hooks.before?.(name)
       const cpu0 = { relay: target.pid !== undefined ? cpuSeconds(target.pid) : undefined, upstream: cpuSeconds(upstream.pid), extra: extra !== undefined ? cpuSeconds(extra.pid) : undefined }
       const r = await runLoad<RateResult>(job)
       const served = r.ok + r.non2xx + r.warmupRequests
@@ -146,9 +164,157 @@ async function measureRounds<N extends string> (workload: Workload, sides: Array
       if (extra !== undefined) extra.onRound(name, perRequest(cpu0.extra, extra.pid, served))
       samples.get(name)!.push(r)
       log(`${workload.id} round ${round + 1} ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, CPU µs/request: relay ${r.relayCpuUs?.toFixed(0) ?? '-'}, upstream ${r.upstreamCpuUs?.toFixed(0) ?? '-'}, load generator ${(r.loadCpuSec / r.ok * 1e6).toFixed(0)}${r.non2xx + r.errors + r.timeouts > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts` : ''}`)
+      await hooks.after?.(name, r)
     }
   }
   return samples
+}
+
+/** What the gateway's /metrics says of its outbox (and of the 202s it sent). */
+interface OutboxReading {
+  accepted: number
+  delivered: number
+  /** Queued or delivering. */
+  queued: number
+  failed: number
+  storedBytes: number
+}
+
+async function outboxReading (gatewayBase: string): Promise<OutboxReading> {
+  const res = await fetch(`${gatewayBase}/metrics`)
+  if (!res.ok) throw new Error(`GET ${gatewayBase}/metrics: ${res.status}`)
+  const text = await res.text()
+  const sum = (name: string, label?: string): number => {
+    let total = 0
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
+      if (label === undefined || (m[1] ?? '').includes(label)) total += Number(m[2])
+    }
+    return total
+  }
+  return {
+    accepted: sum('cic_gateway_documents_total', 'outcome="accepted"'),
+    delivered: sum('cic_gateway_outbox_delivered_total'),
+    queued: sum('cic_gateway_outbox_queued_documents'),
+    failed: sum('cic_gateway_outbox_failed_documents'),
+    storedBytes: sum('cic_gateway_outbox_stored_bytes')
+  }
+}
+
+/** The upstream's counters once they stop moving (an upload of the run before may still be landing). */
+async function settledStats (upstreamUrl: string): Promise<UpstreamStats> {
+  let last = await getJson<UpstreamStats>(`${upstreamUrl}/_bench/stats`)
+  for (let i = 0; i < 20; i++) {
+    await sleep(100)
+    const next = await getJson<UpstreamStats>(`${upstreamUrl}/_bench/stats`)
+    if (next.uploads === last.uploads) return next
+    last = next
+  }
+  return last
+}
+
+/**
+ * One gateway with OUTBOX_DIR on a real disk, in the same rounds: synchronous requests
+ * (no Prefer header: the baseline) and `Prefer: respond-async`, every answer of which must
+ * be 202. After each async run the bench waits until the outbox is empty and every
+ * document it accepted reached the upstream exactly once, and times that drain: the
+ * delivery rate from a backlog, at the gateway's default OUTBOX_CONCURRENCY.
+ */
+async function measureAsync (workload: Workload, upstream: Proc, tmp: string, procs: Array<{ stop: () => Promise<void> }>): Promise<AsyncOutcome> {
+  const parent = process.env.BENCH_OUTBOX_PARENT ?? tmp
+  const dir = mkdtempSync(join(parent, 'outbox-'))
+  const fs = filesystemOf(dir)
+  const maxBytes = 2 ** 30
+  // Not set for the gateway: its own default, read from its environment schema.
+  const concurrency = Number((EnvSchema.properties.OUTBOX_CONCURRENCY as { default?: unknown }).default)
+  const onTmpfs = fs === undefined || fs.type === 'tmpfs' || fs.type === 'ramfs'
+  log(`${workload.id}: outbox in ${dir} on ${fs?.source ?? '?'} (${fs?.type ?? 'file system unknown'})${onTmpfs ? ': NOT A DISK, fsync costs nothing there and the intake figure is not a disk\'s (BENCH_OUTBOX_PARENT names another directory)' : ''}; OUTBOX_MAX_BYTES ${maxBytes}, OUTBOX_CONCURRENCY ${concurrency} (the gateway's default)`)
+  try {
+    return await measureOutbox(workload, upstream, tmp, procs, { dir, fs, maxBytes, concurrency })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function measureOutbox (workload: Workload, upstream: Proc, tmp: string, procs: Array<{ stop: () => Promise<void> }>, outbox: { dir: string, fs: ReturnType<typeof filesystemOf>, maxBytes: number, concurrency: number }): Promise<AsyncOutcome> {
+  const upstreamUrl = String(upstream.ready.url)
+  const { dir, fs, maxBytes, concurrency } = outbox
+  const gw = await startGateway(upstreamUrl, tmp, [], { OUTBOX_DIR: dir, OUTBOX_MAX_BYTES: String(maxBytes) })
+  procs.push(gw.proc)
+  const gatewayBase = String(gw.proc.ready.address)
+  const sides = [
+    { name: 'sync' as const, target: gw.target },
+    { name: 'async' as const, target: { ...gw.target, headers: { ...gw.target.headers, prefer: 'respond-async' } } }
+  ]
+  const drains: DrainResult[] = []
+  let start: { stats: UpstreamStats, reading: OutboxReading } | undefined
+  const before = async (name: 'sync' | 'async'): Promise<void> => {
+    if (name !== 'async') return
+    const stats = await settledStats(upstreamUrl)
+    const reading = await outboxReading(gatewayBase)
+    if (reading.queued !== 0 || reading.storedBytes !== 0) throw new Error(`${workload.id}: the outbox is not empty before an async run (${reading.queued} queued, ${reading.storedBytes} bytes)`)
+    start = { stats, reading }
+  }
+  const after = async (name: 'sync' | 'async', r: RateResult): Promise<DrainResult | undefined> => {
+    if (name !== 'async') return undefined
+    const { stats: s0, reading: m0 } = start!
+    const s1 = await getJson<UpstreamStats>(`${upstreamUrl}/_bench/stats`)
+    const t1 = performance.timeOrigin + performance.now()
+    const cpu1 = cpuSeconds(gw.proc.pid)
+    const m1 = await outboxReading(gatewayBase)
+    // Every answer must be 202 (a 201 would be the preference ignored, a 503 the outbox full).
+    const other = Object.entries(r.statuses ?? {}).filter(([status]) => status !== '202')
+    const seen = r.statuses?.['202'] ?? 0
+    if (other.length > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`${workload.id}: async answers other than 202: ${JSON.stringify(Object.fromEntries(other))}, ${r.errors} errors, ${r.timeouts} timeouts (of ${seen} 202s)`)
+    // Drained: nothing queued or delivering, no bytes held, every delivery counted at the upstream.
+    let s = s1
+    let m = m1
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS
+    while (!(m.queued === 0 && m.storedBytes === 0 && s.uploads - s0.uploads === m.delivered - m0.delivered)) {
+      if (Date.now() > deadline) throw new Error(`${workload.id}: the outbox did not drain within ${DRAIN_TIMEOUT_MS / 1000} s: ${m.queued} queued, ${m.failed} failed, ${s.uploads - s0.uploads} of ${m.accepted - m0.accepted} accepted documents at the upstream`)
+      await sleep(100)
+      s = await getJson<UpstreamStats>(`${upstreamUrl}/_bench/stats`)
+      // The gateway is asked only once the upstream has about everything (its /metrics costs it CPU).
+      if (s.uploads - s0.uploads >= m1.accepted - m0.accepted) m = await outboxReading(gatewayBase)
+    }
+    const cpu2 = cpuSeconds(gw.proc.pid)
+    const uploads = s.uploads - s0.uploads
+    const accepted = m.accepted - m0.accepted
+    if (m.failed !== 0) throw new Error(`${workload.id}: ${m.failed} deliveries failed in the outbox`)
+    if (uploads < seen) throw new Error(`${workload.id}: the caller got ${seen} 202s but only ${uploads} documents reached the upstream`)
+    if (accepted !== uploads) log(`${workload.id}: note: the gateway counted ${accepted} accepted, the upstream ${uploads} uploads (a request cut by the load generator's stop)`)
+    const delivered = s.uploads - s1.uploads
+    const drainSec = delivered > 0 ? (s.lastUploadAt - t1) / 1000 : 0
+    const drain: DrainResult = {
+      accepted,
+      deliveredDuringIntake: s1.uploads - s0.uploads,
+      intakeSec: r.durationSec + (r.warmupRequests > 0 ? WARMUP : 0),
+      backlog: m1.queued,
+      backlogBytes: m1.storedBytes,
+      delivered,
+      drainSec,
+      rate: drainSec > 0 ? delivered / drainSec : undefined,
+      cpuUsPerDelivery: cpu1 !== undefined && cpu2 !== undefined && delivered > 0 ? (cpu2 - cpu1) / delivered * 1e6 : undefined
+    }
+    log(`${workload.id} drain: ${accepted} accepted, ${drain.deliveredDuringIntake} delivered while accepting, backlog ${drain.backlog} documents (${(drain.backlogBytes / 2 ** 20).toFixed(1)} MiB of ${maxBytes / 2 ** 20} MiB), then ${delivered} delivered in ${drainSec.toFixed(1)} s: ${drain.rate?.toFixed(0) ?? '-'} documents/s, gateway CPU µs per delivery ${drain.cpuUsPerDelivery?.toFixed(0) ?? '-'}`)
+    return drain
+  }
+  // Warm-up of both sides (JIT, the outbox's directories, the delivery path), drained, not recorded.
+  for (const side of sides) {
+    await before(side.name)
+    const warm = await runLoad<RateResult>({ kind: 'rate', url: side.target.url, headers: side.target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections, durationSec: WARMUP, warmupSec: 0 } satisfies RateJob)
+    await after(side.name, warm)
+  }
+  const samples = await measureRounds(workload, sides, upstream, {
+    warmupSec: 0,
+    before,
+    after: async (name, r) => { const drain = await after(name, r); if (drain !== undefined) drains.push(drain) }
+  })
+  await gw.proc.stop()
+  return {
+    outbox: { filesystem: fs?.type ?? 'unknown', source: fs?.source ?? 'unknown', maxBytes, concurrency, concurrencyIsDefault: true },
+    sides: Object.fromEntries([...samples].map(([s, list]) => [s, summarize(list)])),
+    drains
+  }
 }
 
 async function main (): Promise<void> {
@@ -275,7 +441,7 @@ async function main (): Promise<void> {
           if (uploads < warm.ok) throw new Error(`${keyedWorkload.id} ${side.name}: ${warm.ok} answered 2xx but ${uploads} uploads reached the upstream: the keys were not unique`)
         }
         const redisCpu: number[] = []
-        const samples = await measureRounds(keyedWorkload, sides, upstream, { pid: redis.pid, onRound: (name, cpuUs) => { if (name === 'keyed-redis' && cpuUs !== undefined) redisCpu.push(cpuUs) } })
+        const samples = await measureRounds(keyedWorkload, sides, upstream, { extra: { pid: redis.pid, onRound: (name, cpuUs) => { if (name === 'keyed-redis' && cpuUs !== undefined) redisCpu.push(cpuUs) } } })
         results.keyed = {
           redis: { version: redis.version, note: redis.note },
           sides: Object.fromEntries([...samples].map(([s, list]) => [s, summarize(list)])),
@@ -287,6 +453,11 @@ async function main (): Promise<void> {
         await memoryGw.proc.stop()
         await redis.stop()
       }
+    }
+    const asyncWorkload = WORKLOADS.find(w => w.kind === 'async' && wanted(w.id))
+    if (asyncWorkload !== undefined) {
+      results.async = await measureAsync(asyncWorkload, upstream, tmp, procs)
+      log(`${asyncWorkload.id}: async / sync documents/s ${asyncRatio(results.async)?.toFixed(2) ?? '-'} (median of paired rounds), delivery from the outbox ${deliveryRate(results.async)?.toFixed(0) ?? '-'} documents/s (OUTBOX_CONCURRENCY ${results.async.outbox.concurrency}, the default)`)
     }
   } finally {
     for (const p of procs.reverse()) await p.stop().catch(() => {})

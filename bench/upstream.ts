@@ -3,7 +3,8 @@
 // that it is not what limits a scenario. Bodies are counted and dropped, never kept.
 // Chunked uploads are refused with 411 as CIC may do. Standalone process:
 //   node --import tsx bench/upstream.ts   (env BENCH_UPSTREAM_PORT, default 0)
-// prints {"event":"listening","url":...} on stdout; GET /_bench/stats answers the counters.
+// prints {"event":"listening","url":...} on stdout; GET /_bench/stats answers the counters
+// (and when the last upload was answered, which times the drain of a gateway's outbox).
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -16,9 +17,11 @@ export interface UpstreamStats {
   uploads: number
   uploadBytes: number
   refused: number
+  /** When the last upload was answered 201 (epoch ms, fractional): the end of an outbox's drain. */
+  lastUploadAt: number
 }
 
-const stats: UpstreamStats = { logins: 0, folders: 0, children: 0, uploads: 0, uploadBytes: 0, refused: 0 }
+const stats: UpstreamStats = { logins: 0, folders: 0, children: 0, uploads: 0, uploadBytes: 0, refused: 0, lastUploadAt: 0 }
 const userId = randomBytes(8).toString('hex')
 const homeId = randomBytes(24).toString('base64url')
 const uploadId = randomBytes(24).toString('base64url')
@@ -73,6 +76,7 @@ function upload (req: IncomingMessage, res: ServerResponse): void {
     if (bytes !== expected) { req.socket.destroy(); return }
     stats.uploads++
     stats.uploadBytes += bytes
+    stats.lastUploadAt = performance.timeOrigin + performance.now()
     const id = `${idPrefix}${(++fileSeq).toString(36)}`
     send(res, 201, `${fileHead}${id}${fileTail(name)}${id}"},"parent":{"href":"/api/folders/${uploadId}"}},"meta":{"lastModified":"1970-01-01T00:00:00.000Z"}}`)
   })
