@@ -1,9 +1,9 @@
 // The four calls of CIC's partner-mailbox REST API (see shared/CIC-API.md), over undici.
 // One method per call; no caching or retrying here (tokens.ts, folders.ts, mailbox.ts do that).
-import contentDisposition from 'content-disposition'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { UploadBody } from './body.js'
+import { uploadDisposition } from './disposition.js'
 import { CicError, fromTransportError, parseRetryAfter, type CicOperation } from './errors.js'
 import { Secrets } from './secrets.js'
 
@@ -102,7 +102,7 @@ export class CicClient {
     const headers: Record<string, string> = {
       ...bearer(token),
       // RFC 6266: ASCII filename= fallback plus filename*=UTF-8'' for anything else.
-      'content-disposition': contentDisposition(filename),
+      'content-disposition': uploadDisposition(filename),
       'content-type': 'application/octet-stream',
       'content-length': String(body.length)
     }

@@ -133,9 +133,16 @@ function decodeExtValue (value: string, source: string): string | undefined {
   }
 }
 
+// The form nearly every caller sends (`attachment; filename=x.edi`, or the name quoted
+// without escapes): its filename is the parameter as written, which the parser below
+// would find too, at 2-4 µs per request more. Anything else takes the parser.
+const SIMPLE_DISPOSITION = /^attachment; ?filename=(?:([!#$&'*+.0-9A-Z^_`a-z|~-]+)|"([\x20\x21\x23-\x5b\x5d-\x7e]+)")$/
+
 /** The filename parameter of a Content-Disposition header (RFC 6266; filename* preferred). */
 export function filenameFromContentDisposition (header: string | undefined): string | undefined {
   if (header === undefined || header.trim() === '') return undefined
+  const simple = SIMPLE_DISPOSITION.exec(header)
+  if (simple !== null) return simple[1] ?? simple[2]
   let parsed: contentDisposition.ContentDisposition
   try {
     parsed = contentDisposition.parse(header)
