@@ -132,6 +132,7 @@ t.test('the store-and-forward workload: async intake beside synchronous delivery
     ...results,
     async: {
       outbox: { filesystem: 'ext4', source: '/dev/vda', maxBytes: 2 ** 30, concurrency: 2, concurrencyIsDefault: true },
+      durationSec: 3,
       sides: { sync: rounds(1000, 2000, 1500), async: rounds(300, 500, 600) },
       drains: [drain(100, 1000), drain(undefined, 0), drain(120, 2400)]
     }
@@ -141,6 +142,7 @@ t.test('the store-and-forward workload: async intake beside synchronous delivery
   const md = renderMarkdown(withAsync)
   t.match(md, '### Store and forward')
   t.match(md, '`OUTBOX_DIR` on /dev/vda (ext4), `OUTBOX_MAX_BYTES` 1,024 MiB, `OUTBOX_CONCURRENCY` 2, the gateway\'s default')
+  t.match(md, '3 × 3 s per side')
   t.match(md, 'Async intake: **500 documents/s**, **0.30×** the synchronous rate; delivery from the outbox: **110 documents/s** (`OUTBOX_CONCURRENCY` 2, the gateway\'s default).')
   t.match(md, '| documents/s | 1,500 | 500 | 0.30× |')
   t.match(md, '| delivered from the backlog (documents/s, intake stopped) | 110 | 100, –, 120 |')
