@@ -66,6 +66,6 @@ export async function buildApp (config: Config, logger: Logger): Promise<Fastify
 
   await app.register(healthRoutes)
   await app.register(documentsRoutes, { maxBodyBytes: config.maxBodyBytes, memoryBodyBytes: config.memoryBodyBytes })
-  if (app.outbox !== null) await app.register(deliveriesRoutes, { outbox: app.outbox, access: app.access })
+  if (app.deliveries !== null) await app.register(deliveriesRoutes, { outbox: app.deliveries, access: app.access })
   return app
 }

@@ -69,7 +69,9 @@ const HTTP_PROBLEMS = {
   'method-not-implemented': { status: 501, title: 'Method not implemented' },
   'shutting-down': { status: 503, title: 'Shutting down' },
   'not-ready': { status: 503, title: 'Not ready' },
-  'handler-timeout': { status: 503, title: 'Request took too long' }
+  'handler-timeout': { status: 503, title: 'Request took too long' },
+  'delivery-status-unavailable': { status: 503, title: 'Delivery status store unavailable' },
+  'delivery-owner-unavailable': { status: 503, title: 'Delivery owner unavailable' }
 } as const satisfies Record<string, ProblemType>
 
 export interface ProblemType {

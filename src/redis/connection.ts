@@ -1,6 +1,7 @@
 // One Redis connection for the state several replicas share: Idempotency-Key records
-// (delivery/idempotency-redis.ts) and CIC login tokens (cic/token-store-redis.ts); redis.ts
-// puts the three together.
+// (delivery/idempotency-redis.ts), CIC login tokens (cic/token-store-redis.ts) and delivery
+// status records (delivery/outbox/status-redis.ts, with a subscriber connection for the
+// retry relay); redis/index.ts puts them together.
 // It fails closed and fast: no offline queue (a command while disconnected fails at once),
 // a short command timeout (a slow or paused Redis), nothing resent after a reconnect; and it
 // reconnects forever with backoff, so when Redis returns the gateway works again unrestarted.
@@ -82,6 +83,7 @@ export class RedisConnection {
   private lastReason = 'connection closed'
   private closing = false
   private readonly listeners = new Set<(up: boolean) => void>()
+  private readonly subscribers = new Set<Redis>()
 
   constructor (opts: RedisConnectionOptions, private readonly logger?: Logger) {
     const url = parseRedisUrl(opts.url)
@@ -163,10 +165,23 @@ export class RedisConnection {
     return result
   }
 
+  /**
+   * A second connection for SUBSCRIBE (a subscribed connection runs no other command): the
+   * same server, credentials, TLS and reconnection; it resubscribes nothing on its own (its
+   * user subscribes at each 'ready'); its errors stay off the console; closed with this one.
+   */
+  subscriber (): Redis {
+    const sub = this.client.duplicate({ autoResubscribe: false })
+    sub.on('error', () => {})
+    this.subscribers.add(sub)
+    return sub
+  }
+
   async close (): Promise<void> {
     if (this.closing) return
     this.closing = true
     this.listeners.clear()
+    for (const sub of this.subscribers) sub.disconnect()
     try {
       await this.client.quit()
     } catch {

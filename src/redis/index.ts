@@ -1,8 +1,10 @@
 // The shared stores of several replicas, on one Redis connection (redis-connection.ts):
-// Idempotency-Key records and CIC login tokens. Created only when REDIS_URL is set.
+// Idempotency-Key records, CIC login tokens and delivery status records (store and
+// forward). Created only when REDIS_URL is set.
 import type { Logger } from 'pino'
 import { RedisTokenStore } from '../cic/token-store-redis.js'
 import { RedisIdempotencyStore } from '../delivery/idempotency-redis.js'
+import { RedisDeliveryStatusStore } from '../delivery/outbox/status-redis.js'
 import { RedisConnection, type RedisConnectionOptions } from './connection.js'
 
 export { RedisConnection, RedisUnavailableError, scrubber, type RedisConnectionOptions } from './connection.js'
@@ -15,6 +17,8 @@ export interface RedisStoresOptions extends RedisConnectionOptions {
 export interface RedisStores {
   idempotency: RedisIdempotencyStore
   tokens: RedisTokenStore
+  /** The outbox's status records, read by every replica. */
+  deliveryStatus: RedisDeliveryStatusStore
   connection: RedisConnection
   /** True while Redis answers (the cic_gateway_idempotency_store_up gauge). */
   readonly up: boolean
@@ -25,12 +29,13 @@ export interface RedisStores {
   close: () => Promise<void>
 }
 
-/** Both shared stores on one connection. Throws (scrubbed) when the URL is unusable. */
+/** The shared stores on one connection. Throws (scrubbed) when the URL is unusable. */
 export function createRedisStores (options: RedisStoresOptions, logger?: Logger): RedisStores {
   const connection = new RedisConnection(options, logger)
   return {
     idempotency: new RedisIdempotencyStore(connection, { ttlMs: options.idempotencyTtlMs }),
     tokens: new RedisTokenStore(connection),
+    deliveryStatus: new RedisDeliveryStatusStore(connection),
     connection,
     get up () { return connection.isUp },
     onStateChange: listener => connection.onStateChange(listener),

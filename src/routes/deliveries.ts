@@ -2,15 +2,22 @@
 // `Prefer: respond-async` (202). GET /deliveries/{id}, GET /deliveries?state= (paged) and
 // POST /deliveries/{id}/retry. A caller sees only its own deliveries: another caller's id is
 // answered exactly like an unknown one. Every error is problem+json; nothing from the input
-// is reflected.
+// is reflected. With REDIS_URL the reader spans the replicas: a 503 says when the shared
+// store, or the replica holding the delivery, cannot be reached.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { DeliveryOwnerUnavailableError, StatusStoreUnavailableError } from '../delivery/outbox/status-store.js'
 import type { DeliveryState, DeliveryStatus } from '../delivery/outbox/types.js'
 import type { Access } from '../http/access.js'
 import { ProblemError } from '../http/problems.js'
 import { jsonResponse, problemResponse } from '../http/schemas.js'
 
-/** The part of the Outbox these routes use. */
+/**
+ * The part of the Outbox these routes use (with REDIS_URL, SharedDeliveries: the outbox and
+ * the shared store). May throw StatusStoreUnavailableError and (retry) DeliveryOwnerUnavailableError.
+ */
 export interface DeliveryReader {
+  /** True when it reads the shared store too (REDIS_URL): only then are its 503s answered, and documented. */
+  readonly spansReplicas?: boolean
   get (id: string, caller: string): Promise<DeliveryStatus | undefined>
   list (caller: string, state: DeliveryState, opts: { limit: number, after?: string }): Promise<{ items: DeliveryStatus[], next?: string }>
   retry (id: string, caller: string): Promise<DeliveryStatus | undefined>
@@ -96,6 +103,9 @@ const fromStatus = { getDelivery: { operationId: 'getDelivery', parameters: { id
 const unauthorized = problemResponse('no or an unknown API key (`WWW-Authenticate: Bearer`)', { 'www-authenticate': { type: 'string' } })
 const notFound = problemResponse('no delivery of this id for this caller (`delivery-not-found`): unknown, expired, or another caller\'s')
 const refusal = problemResponse('the id, state, limit or cursor is malformed')
+const retryAfter = { 'retry-after': { type: 'string', description: 'seconds' } }
+const storeUnavailable = problemResponse('with several replicas (REDIS_URL): the shared delivery status store cannot be reached (`delivery-status-unavailable`), so a delivery another replica holds, or a list spanning them, cannot be read now; this replica\'s own deliveries are still answered by id. `Retry-After`', retryAfter)
+const ownerUnavailable = problemResponse('the delivery is held by another replica (its document is on that replica\'s volume, only it can requeue it) and that replica did not take the request (`delivery-owner-unavailable`: stopped, restarting, or not answering within 5 s), or the shared store cannot be reached (`delivery-status-unavailable`); nothing was changed. `Retry-After`', retryAfter)
 
 interface IdParams { id: string }
 interface ListQuery { state: DeliveryState, limit?: number, after?: string }
@@ -105,6 +115,9 @@ export async function deliveriesRoutes (app: FastifyInstance, opts: DeliveriesRo
   app.addHook('onRequest', opts.access.authenticate)
   const security = [{ apiKey: [] }]
   const { outbox } = opts
+  // The 503s exist only with the shared store; without it the spec does not promise them.
+  const shared = outbox.spansReplicas === true
+  const unavailableAnswers = shared ? { 503: storeUnavailable } : {}
   const caller = (request: FastifyRequest): string => request.caller?.name ?? ''
 
   app.get<{ Params: IdParams }>('/deliveries/:id', {
@@ -113,10 +126,10 @@ export async function deliveriesRoutes (app: FastifyInstance, opts: DeliveriesRo
       operationId: 'getDelivery',
       security,
       params: idParams,
-      response: { 200: jsonResponse('the delivery\'s status', deliveryStatusSchema), 400: refusal, 401: unauthorized, 404: notFound }
+      response: { 200: jsonResponse('the delivery\'s status', deliveryStatusSchema), 400: refusal, 401: unauthorized, 404: notFound, ...unavailableAnswers }
     }
   }, async (request, reply) => {
-    const status = await outbox.get(request.params.id, caller(request))
+    const status = await outbox.get(request.params.id, caller(request)).catch(unavailable)
     if (status === undefined) throw deliveryNotFound()
     return await reply.code(200).send(status)
   })
@@ -130,13 +143,14 @@ export async function deliveriesRoutes (app: FastifyInstance, opts: DeliveriesRo
       response: {
         200: { ...jsonResponse('a page of deliveries', listSchema, { link: { type: 'string', description: '`<...>; rel="next"` when there are more' } }), links: fromItems },
         400: refusal,
-        401: unauthorized
+        401: unauthorized,
+        ...unavailableAnswers
       }
     }
   }, async (request, reply) => {
     const { state, after } = request.query
     const limit = request.query.limit ?? DEFAULT_LIMIT
-    const page = await outbox.list(caller(request), state, { limit, ...(after !== undefined ? { after } : {}) })
+    const page = await outbox.list(caller(request), state, { limit, ...(after !== undefined ? { after } : {}) }).catch(unavailable)
     if (page.next !== undefined) {
       // Built from the validated values only (an enum, an integer, an id of ours), never from the raw query.
       void reply.header('link', `</deliveries?${new URLSearchParams({ state, limit: String(limit), after: page.next }).toString()}>; rel="next"`)
@@ -155,23 +169,35 @@ export async function deliveriesRoutes (app: FastifyInstance, opts: DeliveriesRo
         400: refusal,
         401: unauthorized,
         404: notFound,
-        409: problemResponse('the delivery is not failed (`delivery-not-failed`): queued, delivering or delivered ones are not retried')
+        409: problemResponse('the delivery is not failed (`delivery-not-failed`): queued, delivering or delivered ones are not retried'),
+        ...(shared ? { 503: ownerUnavailable } : {})
       }
     }
   }, async (request, reply) => retry(request, reply, caller(request)))
 
   async function retry (request: FastifyRequest<{ Params: IdParams }>, reply: FastifyReply, who: string): Promise<FastifyReply> {
     const id = request.params.id
-    const before = await outbox.get(id, who)
+    const before = await outbox.get(id, who).catch(unavailable)
     if (before === undefined) throw deliveryNotFound()
     if (before.state !== 'failed') throw deliveryNotFailed(before.state)
-    const after = await outbox.retry(id, who)
+    const after = await outbox.retry(id, who).catch(unavailable)
     if (after === undefined) throw deliveryNotFound()
     // Retried at once by someone else, or delivered meanwhile: only a failed one goes back.
     if (after.state === 'failed' || after.state === 'delivered') throw deliveryNotFailed(after.state)
     request.log.info({ event: 'delivery.retried', deliveryId: id, mailbox: after.mailbox }, 'failed delivery queued again')
     return await reply.code(202).header('location', `/deliveries/${id}`).send(after)
   }
+}
+
+/** The reader's 503s as problems; anything else passes through. */
+function unavailable (err: unknown): never {
+  if (err instanceof StatusStoreUnavailableError) {
+    throw new ProblemError({ code: 'delivery-status-unavailable', detail: 'the shared delivery status store cannot be reached: deliveries held by other replicas cannot be read or listed now', retryAfterSeconds: 5 })
+  }
+  if (err instanceof DeliveryOwnerUnavailableError) {
+    throw new ProblemError({ code: 'delivery-owner-unavailable', detail: 'the delivery is held by another replica, which did not take the retry (stopped, restarting or not answering); nothing was changed: retry later', retryAfterSeconds: 30 })
+  }
+  throw err
 }
 
 function deliveryNotFound (): ProblemError {
