@@ -230,18 +230,20 @@ async function measureAsync (workload: Workload, upstream: Proc, tmp: string, pr
   const concurrency = Number((EnvSchema.properties.OUTBOX_CONCURRENCY as { default?: unknown }).default)
   const onTmpfs = fs === undefined || fs.type === 'tmpfs' || fs.type === 'ramfs'
   log(`${workload.id}: outbox in ${dir} on ${fs?.source ?? '?'} (${fs?.type ?? 'file system unknown'})${onTmpfs ? ': NOT A DISK, fsync costs nothing there and the intake figure is not a disk\'s (BENCH_OUTBOX_PARENT names another directory)' : ''}; OUTBOX_MAX_BYTES ${maxBytes}, OUTBOX_CONCURRENCY ${concurrency} (the gateway's default)`)
+  const gw = await startGateway(String(upstream.ready.url), tmp, [], { OUTBOX_DIR: dir, OUTBOX_MAX_BYTES: String(maxBytes) })
+  procs.push(gw.proc)
   try {
-    return await measureOutbox(workload, upstream, tmp, procs, { dir, fs, maxBytes, concurrency })
+    return await measureOutbox(workload, upstream, gw, { fs, maxBytes, concurrency })
   } finally {
+    // Stopped first, also when a check failed: a running gateway would write into the directory being removed.
+    await gw.proc.stop()
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-async function measureOutbox (workload: Workload, upstream: Proc, tmp: string, procs: Array<{ stop: () => Promise<void> }>, outbox: { dir: string, fs: ReturnType<typeof filesystemOf>, maxBytes: number, concurrency: number }): Promise<AsyncOutcome> {
+async function measureOutbox (workload: Workload, upstream: Proc, gw: { proc: Proc, target: Target }, outbox: { fs: ReturnType<typeof filesystemOf>, maxBytes: number, concurrency: number }): Promise<AsyncOutcome> {
   const upstreamUrl = String(upstream.ready.url)
-  const { dir, fs, maxBytes, concurrency } = outbox
-  const gw = await startGateway(upstreamUrl, tmp, [], { OUTBOX_DIR: dir, OUTBOX_MAX_BYTES: String(maxBytes) })
-  procs.push(gw.proc)
+  const { fs, maxBytes, concurrency } = outbox
   const gatewayBase = String(gw.proc.ready.address)
   const sides = [
     { name: 'sync' as const, target: gw.target },
@@ -312,7 +314,6 @@ async function measureOutbox (workload: Workload, upstream: Proc, tmp: string, p
     before,
     after: async (name, r) => { const drain = await after(name, r); if (drain !== undefined) drains.push(drain) }
   })
-  await gw.proc.stop()
   return {
     outbox: { filesystem: fs?.type ?? 'unknown', source: fs?.source ?? 'unknown', maxBytes, concurrency, concurrencyIsDefault: true },
     durationSec: Math.min(DURATION, workload.durationSec ?? DURATION),
