@@ -302,11 +302,13 @@ async function measureOutbox (workload: Workload, upstream: Proc, gw: { proc: Pr
     log(`${workload.id} drain: ${accepted} accepted, ${drain.deliveredDuringIntake} delivered while accepting, backlog ${drain.backlog} documents (${(drain.backlogBytes / 2 ** 20).toFixed(1)} MiB of ${maxBytes / 2 ** 20} MiB), then ${delivered} delivered in ${drainSec.toFixed(1)} s: ${drain.rate?.toFixed(0) ?? '-'} documents/s, gateway CPU µs per delivery ${drain.cpuUsPerDelivery?.toFixed(0) ?? '-'}`)
     return drain
   }
-  // Warm-up of both sides (JIT, the outbox's directories, the delivery path), drained, not
-  // recorded; half the usual length, since every document accepted must then be delivered.
+  // Warm-up of both sides (JIT, the outbox's directories, the delivery path), not recorded:
+  // the synchronous side as long as the keyed workload's sides (it leaves nothing behind),
+  // the async side half the usual length and drained, since every document it accepts must
+  // then be delivered.
   for (const side of sides) {
     await before(side.name)
-    const warm = await runLoad<RateResult>({ kind: 'rate', url: side.target.url, headers: side.target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections, durationSec: WARMUP / 2, warmupSec: 0 } satisfies RateJob)
+    const warm = await runLoad<RateResult>({ kind: 'rate', url: side.target.url, headers: side.target.headers, bodyBytes: workload.bodyBytes, connections: workload.connections, durationSec: side.name === 'sync' ? WARMUP * 2 : WARMUP / 2, warmupSec: 0 } satisfies RateJob)
     await after(side.name, warm)
   }
   const samples = await measureRounds(workload, sides, upstream, {
