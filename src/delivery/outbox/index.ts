@@ -229,15 +229,6 @@ export class Outbox {
     return publicStatus(queued)
   }
 
-  /** The delivery accepted with this Idempotency-Key by this caller, if the outbox still knows it. */
-  async findByIdempotencyKey (caller: string, idempotencyKey: string): Promise<DeliveryStatus | undefined> {
-    let found: StoredRecord | undefined
-    for (const { record } of this.entries.values()) {
-      if (record.caller === caller && record.idempotencyKey === idempotencyKey && (found === undefined || record.id > found.id)) found = record
-    }
-    return found === undefined ? undefined : publicStatus(found)
-  }
-
   /** Age in seconds of the oldest document not delivered yet (queued or delivering); 0 when none. */
   oldestQueuedAgeSeconds (): number {
     let oldest = Infinity
