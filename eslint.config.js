@@ -2,7 +2,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**', 'bench/.build/**', '.cache/**'] }),
   {
     rules: {
       // `void reply.header(...)`: a Fastify reply is thenable; void marks it as deliberately not awaited.
