@@ -35,15 +35,6 @@ export function deliveryService (config: Config, logger: ReturnType<typeof creat
   return deliveryServiceFor(config, logger)
 }
 
-/** What test/helpers/outbox-runner.ts needs of a loaded Config (passed as JSON in OUTBOX_RUNNER_CONFIG). */
-export type RunnerConfig = Pick<Config, 'mailboxes' | 'defaultMailbox' | 'cic' | 'tokenRefreshMarginSeconds' | 'tokenFallbackLifetimeSeconds' | 'readinessCacheSeconds' | 'retry' | 'circuit'> & { secrets: string[] }
-
-export function runnerConfig (config: Config): string {
-  const { mailboxes, defaultMailbox, cic, tokenRefreshMarginSeconds, tokenFallbackLifetimeSeconds, readinessCacheSeconds, retry, circuit, secrets } = config
-  const picked: RunnerConfig = { mailboxes, defaultMailbox, cic, tokenRefreshMarginSeconds, tokenFallbackLifetimeSeconds, readinessCacheSeconds, retry, circuit, secrets: [...secrets] }
-  return JSON.stringify(picked)
-}
-
 export interface OutboxHarness {
   outbox: Outbox
   dir: string
