@@ -8,10 +8,12 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream'
 import { UploadBodyError, type UploadBody } from '../cic/body.js'
+import { isProcessAlive } from './process-alive.js'
 import { streamed } from './read-buffers.js'
 
 export class BodyTooLargeError extends Error {
@@ -61,23 +63,55 @@ export interface PreparedBody extends UploadBody {
   cleanup (): Promise<void>
 }
 
-/** The spool directory and what it holds right now (a gauge for operators). */
+/**
+ * The spool directory and what it holds right now (a gauge for operators). Each process
+ * spools into a subdirectory of its own (SPOOL_DIR/<host>-<pid>): gateways sharing a
+ * SPOOL_DIR (the default one in os.tmpdir(), say) never remove each other's files; at start a
+ * process removes the subdirectories of this host's dead processes (and its own pid's: a
+ * container restarted as pid 1 again).
+ */
 export class Spool {
   bytesInUse = 0
-  constructor (readonly dir: string) {}
+  readonly dir: string
+  private readonly prefix = `${hostname()}-`
 
-  /** Creates the directory and removes files a crashed process left behind. */
+  constructor (readonly root: string) {
+    this.dir = join(root, `${this.prefix}${process.pid}`)
+  }
+
+  /** Creates this process's directory and removes what crashed processes left behind. */
   async init (): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 })
-    for (const name of await readdir(this.dir)) {
-      if (name.endsWith('.spool')) await rm(join(this.dir, name), { force: true })
+    await mkdir(this.root, { recursive: true, mode: 0o700 })
+    for (const name of await readdir(this.root)) {
+      // Files of versions that spooled into SPOOL_DIR itself.
+      if (name.endsWith('.spool')) await rm(join(this.root, name), { force: true })
+      if (!name.startsWith(this.prefix)) continue
+      const pid = Number(name.slice(this.prefix.length))
+      const dead = pid === process.pid ? !openSpools.has(join(this.root, name)) : !isProcessAlive(pid)
+      if (Number.isInteger(pid) && dead) await rm(join(this.root, name), { recursive: true, force: true })
     }
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    openSpools.set(this.dir, (openSpools.get(this.dir) ?? 0) + 1)
   }
 
   newPath (): string {
     return join(this.dir, `${randomUUID()}.spool`)
   }
+
+  /** Removes this process's directory (at close, once no upload runs). */
+  async close (): Promise<void> {
+    const users = (openSpools.get(this.dir) ?? 1) - 1
+    if (users > 0) {
+      openSpools.set(this.dir, users)
+      return
+    }
+    openSpools.delete(this.dir)
+    await rm(this.dir, { recursive: true, force: true })
+  }
 }
+
+/** Spool directories of this process in use, and by how many apps (tests build several in one process). */
+const openSpools = new Map<string, number>()
 
 export async function prepareBody (source: Readable, declaredLength: number | undefined, opts: BodyOptions): Promise<PreparedBody> {
   if (declaredLength !== undefined && declaredLength > opts.maxBytes) throw new BodyTooLargeError(opts.maxBytes)

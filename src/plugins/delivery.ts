@@ -61,6 +61,7 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   }))
   app.addHook('onClose', async () => {
     await delivery.close()
+    await spool.close()
     await store.close()
     await shared?.close()
   })

@@ -20,8 +20,7 @@ export interface GatewayProcess {
 }
 
 export async function spawnGateway (env: Record<string, string>, timeoutMs = 20_000, extraSecrets?: string[]): Promise<GatewayProcess> {
-  // A spool directory of its own: a gateway clears its SPOOL_DIR of spool files at start, and
-  // test files run in parallel would otherwise remove each other's files mid-upload.
+  // A spool directory of its own, removed when the process is gone (test/spool-dir.test.ts covers a shared one).
   const spoolDir = env.SPOOL_DIR ?? mkdtempSync(join(tmpdir(), 'cic-gateway-spool-'))
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', SPOOL_DIR: spoolDir, ...env },

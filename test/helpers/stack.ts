@@ -17,6 +17,7 @@ export interface Stack {
   config: Config
   /** http://127.0.0.1:PORT of the gateway */
   url: string
+  /** The gateway's own spool directory (SPOOL_DIR/<host>-<pid>). */
   spoolDir: string
   /** Every log line the gateway wrote, parsed. */
   logs: () => Array<Record<string, unknown>>
@@ -92,8 +93,9 @@ export async function startStack (t: Teardown, opts: StackOptions = {}): Promise
     gateway,
     config,
     url: `http://127.0.0.1:${address.port}`,
-    spoolDir,
+    spoolDir: gateway.spool.dir,
     logs: () => lines.join('').split('\n').filter(l => l !== '').map(l => JSON.parse(l) as Record<string, unknown>),
-    spoolFiles: async () => await readdir(spoolDir)
+    // After close the process's spool directory is gone, and with it every file.
+    spoolFiles: async () => await readdir(gateway.spool.dir).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return []; throw err })
   }
 }

@@ -10,6 +10,7 @@ import { mkdir, open, readFile, stat, unlink, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import { isProcessAlive } from '../process-alive.js'
 
 export interface LockHolder {
   pid: number
@@ -120,19 +121,9 @@ async function readHolder (path: string): Promise<LockHolder | 'torn' | 'gone'> 
 async function judge (path: string, found: LockHolder | 'torn', staleMs: number): Promise<'live' | 'stale' | 'unknown'> {
   if (found !== 'torn' && found.host === hostname()) {
     if (found.pid === process.pid) return held.has(found.token) ? 'live' : 'stale'
-    return alive(found.pid) ? 'live' : 'stale'
+    return isProcessAlive(found.pid) ? 'live' : 'stale'
   }
   // Torn (its writer died between create and write) or another host's: judged by the heartbeat.
   const mtime = await stat(path).then(s => s.mtimeMs, () => 0)
   return Date.now() - mtime > staleMs ? 'stale' : 'unknown'
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
