@@ -4,8 +4,8 @@
 // soon), then started again on the same OUTBOX_DIR. At the end every document whose 202 the
 // test read is in CIC exactly once with the right bytes, the gateway says it was delivered,
 // and nothing is left in the queue. The simulator renames same-name uploads, so a duplicate
-// shows as `x (1).edi`. Gateways run one at a time: nothing guards an outbox directory
-// against two processes, so the next one starts only once the last one is dead.
+// shows as `x (1).edi`. Gateways run one at a time: a gateway refuses an OUTBOX_DIR a live
+// one holds (src/delivery/outbox/lock.ts), so the next one starts once the last one is dead.
 import t from 'tap'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { startSimulator, DEMO_PASSWORD, DEMO_USERNAME } from '../src/simulator/index.js'
 import { spawnGateway, type GatewayProcess } from './helpers/process.js'
 
-// The issue asks for at least 20; each costs a gateway start (seconds on a busy machine), and tap gives a file 300 s.
+// The issue asks for at least 20; each costs a gateway start (seconds on a busy machine), and tap gives a file 600 s.
 const KILLS = 20
 const PHASES = ['receiving', 'stored', 'uploading', 'answered'] as const
 type Phase = typeof PHASES[number]
