@@ -11,6 +11,8 @@ export interface Context {
   faults: Faults
   /** Aborted when the simulator closes, to cut injected delays short. */
   signal: AbortSignal
+  /** Uploads in progress per username (maxConcurrentUploads). */
+  uploading: Map<string, number>
 }
 
 const BEARER = /^Bearer +(\S+)\s*$/i

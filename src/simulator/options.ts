@@ -72,6 +72,8 @@ const SettingsSchema = Type.Object({
   pageSize: Type.Integer({ minimum: 1 }),
   sameNamePolicy: SameNamePolicySchema,
   maxFileBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** A burst limit: more uploads at once per user get 429 + Retry-After: 1 (CIC-API.md: 429 on bursts, its limits unknown). */
+  maxConcurrentUploads: Type.Optional(Type.Integer({ minimum: 1 })),
   /** Compared case-insensitively with a leading dot, like the mailbox setting. */
   allowedExtensions: Type.Optional(Type.Array(Type.String({ pattern: '^(?!\\.?$)' }))),
   chunkedUploads: ChunkedUploadsSchema,
@@ -99,6 +101,7 @@ export const DEFAULT_SETTINGS: Readonly<SimulatorSettings> = Object.freeze({
   pageSize: 10,
   sameNamePolicy: 'overwrite',
   maxFileBytes: undefined,
+  maxConcurrentUploads: undefined,
   allowedExtensions: undefined,
   chunkedUploads: 'reject',
   keepBodies: true,
@@ -186,6 +189,7 @@ const EnvSchema = Type.Object({
   SIMULATOR_FAULT_RATE: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   SIMULATOR_FAULT_SEED: Type.Optional(Type.Integer({ minimum: 0 })),
   SIMULATOR_SAME_NAME_POLICY: Type.Optional(SameNamePolicySchema),
+  SIMULATOR_MAX_CONCURRENT_UPLOADS: Type.Optional(Type.Integer({ minimum: 1 })),
   /** Comma-separated. */
   SIMULATOR_ALLOWED_EXTENSIONS: Type.Optional(Type.String())
 })
@@ -222,6 +226,7 @@ export function optionsFromEnv (env: Record<string, string | undefined>): Simula
     tokenLifetimeSeconds: e.SIMULATOR_TOKEN_LIFETIME_SECONDS,
     pageSize: e.SIMULATOR_PAGE_SIZE,
     maxFileBytes: e.SIMULATOR_MAX_FILE_BYTES,
+    maxConcurrentUploads: e.SIMULATOR_MAX_CONCURRENT_UPLOADS,
     chunkedUploads: e.SIMULATOR_CHUNKED === undefined ? undefined : isOn(e.SIMULATOR_CHUNKED) ? 'accept' : 'reject',
     randomFaults: rate === undefined ? undefined : seed === undefined ? { rate } : { rate, seed },
     sameNamePolicy: e.SIMULATOR_SAME_NAME_POLICY,

@@ -87,7 +87,8 @@ class CicSimulator implements Simulator {
       store: new Store(options.accounts ?? [{ username: DEMO_USERNAME, password: DEMO_PASSWORD }]),
       tokens: new TokenIssuer(() => settings.singleSession),
       faults: new Faults(settings.randomFaults),
-      signal: this.#abort.signal
+      signal: this.#abort.signal,
+      uploading: new Map()
     }
     this.#controlApi = options.controlApi ?? true
     // No request timeout: a 1 GiB body from a slow client is legitimate here.

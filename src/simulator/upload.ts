@@ -5,6 +5,7 @@ import { readBody } from './body.js'
 import { authenticate, type Context } from './context.js'
 import type { Exchange } from './exchange.js'
 import { fileResource } from './resources.js'
+import type { Folder, Mailbox } from './store.js'
 
 const MAX_NAME_LENGTH = 255
 // Path separators and control characters: a partner cannot create such names in the portal either.
@@ -48,6 +49,27 @@ export async function upload (ctx: Context, ex: Exchange, folderId: string): Pro
     return ex.reject(409, 'File already exists')
   }
 
+  const burst = settings.maxConcurrentUploads
+  const running = ctx.uploading.get(mailbox.username) ?? 0
+  if (burst !== undefined && running >= burst) {
+    ex.res.setHeader('retry-after', '1')
+    return ex.reject(429, 'Too many requests')
+  }
+  ctx.uploading.set(mailbox.username, running + 1)
+  try {
+    return await receive(ctx, ex, mailbox, folder, name, expected)
+  } finally {
+    const left = (ctx.uploading.get(mailbox.username) ?? 1) - 1
+    if (left > 0) ctx.uploading.set(mailbox.username, left)
+    else ctx.uploading.delete(mailbox.username)
+  }
+}
+
+/** The body read and stored, once every header check has passed. */
+async function receive (ctx: Context, ex: Exchange, mailbox: Mailbox, folder: Folder, name: string, expected: number | undefined): Promise<void> {
+  const { req } = ex
+  const settings = ctx.settings
+  const limit = settings.maxFileBytes
   const fault = ex.fault
   if (fault?.drop === 'mid-body' && expected === 0) return ex.drop()
   const stallMs = fault?.stallBody === true ? fault.delayMs : undefined

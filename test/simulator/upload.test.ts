@@ -265,3 +265,27 @@ t.test('backpressure: a stalled reader stops the sender', async t => {
   t.ok(senderDoneAt - started >= 500, `the sender was held back (${senderDoneAt - started} ms)`)
   t.ok(answeredAt - (file?.receivedAt ?? 0) < 500, 'no extra delay after the body')
 })
+
+t.test('maxConcurrentUploads: a burst beyond it gets 429 + Retry-After, nothing stored; a slot frees as an upload ends', async t => {
+  const { sim, token, uploadId } = await start(t, { maxConcurrentUploads: 2 })
+  // Two uploads held mid-body occupy both slots.
+  let release!: () => void
+  const held = new Promise<void>(resolve => { release = resolve })
+  const slow = (name: string): Promise<Reply> => upload(sim, token, uploadId, `attachment;filename=${name}`, Readable.from((async function * () {
+    yield Buffer.from('first half ')
+    await held
+    yield Buffer.from('second half')
+  })()), { 'content-length': '22' })
+  const first = slow('a.edi')
+  const second = slow('b.edi')
+  const deadline = Date.now() + 5000
+  while (sim.requests.filter(r => r.operation === 'upload').length < 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  await new Promise(resolve => setTimeout(resolve, 50))
+  const burst = await upload(sim, token, uploadId, 'attachment;filename=c.edi', 'third')
+  t.equal(burst.status, 429)
+  t.equal(burst.headers['retry-after'], '1')
+  release()
+  t.same([(await first).status, (await second).status], [201, 201])
+  t.same(sim.files().map(f => f.name).sort(), ['a.edi', 'b.edi'], 'the refused upload stored nothing')
+  t.equal((await upload(sim, token, uploadId, 'attachment;filename=c.edi', 'third')).status, 201, 'accepted once a slot is free')
+})
