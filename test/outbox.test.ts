@@ -12,6 +12,8 @@ import { doc, openOutbox, until } from './helpers/outbox.js'
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('base64')
 const hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
+/** The CIC-down test's outbox capacity: the first documents take about half of it. */
+const CAPACITY = 16 * 1024
 
 t.test('an accepted document is on disk when accept resolves, then in CIC once with the right bytes', async t => {
   const sim = await startSimulator({ keepBodies: true })
@@ -59,7 +61,7 @@ t.test('an accepted document is on disk when accept resolves, then in CIC once w
   t.equal(sim.files().length, 1)
 })
 
-t.test('CIC refusing (503, then connection refused): documents are kept and each is delivered once when CIC is back, never more than `concurrency` at once', async t => {
+t.test('CIC refusing (503, then connection refused): documents are accepted up to the capacity and each is delivered once when CIC is back, never more than `concurrency` at once, without tripping its burst limit', async t => {
   let sim = await startSimulator({ keepBodies: true })
   const port = sim.port
   const sims = [sim]
@@ -68,7 +70,7 @@ t.test('CIC refusing (503, then connection refused): documents are kept and each
   let most = 0
   const h = await openOutbox(t, sim.url, {
     env: { CIRCUIT_FAILURE_THRESHOLD: '3', CIRCUIT_HALF_OPEN_AFTER_SECONDS: '0.2', CIC_RETRIES: '2' },
-    outbox: { concurrency: 2, retry: { baseMs: 20, maxMs: 300 } }
+    outbox: { concurrency: 2, retry: { baseMs: 20, maxMs: 300 }, maxBytes: CAPACITY }
   })
   // Counts uploads in flight around the real delivery service.
   const outbox = await (async () => {
@@ -93,17 +95,32 @@ t.test('CIC refusing (503, then connection refused): documents are kept and each
   t.ok(waiting.items.length > 0, 'documents wait in the queue while CIC is down')
   t.ok(waiting.items.some(i => i.lastError !== undefined && ['cic-unavailable', 'cic-unreachable', 'circuit-open'].includes(i.lastError.code)), 'the reason is visible')
   t.ok(outbox.oldestQueuedAgeSeconds() > 0)
-  // More are accepted while CIC is down.
-  const late = Buffer.from('accepted while CIC was down')
-  ids.push((await outbox.accept(doc('late.edi', late))).id)
-  bodies.push(late)
-  // CIC back on the same port.
-  sim = await startSimulator({ keepBodies: true, port })
+  // More are accepted while CIC is down, until the outbox holds its capacity; then refused, nothing half kept.
+  const names = bodies.map((_, i) => `d-${i}.edi`)
+  for (let i = 0; ; i++) {
+    const late = Buffer.from(`accepted while CIC was down ${i} `.repeat(40))
+    const accepted = await outbox.accept(doc(`late-${i}.edi`, late)).catch((err: unknown) => err)
+    if (accepted instanceof OutboxFullError) {
+      t.ok(outbox.bytesInUse + late.length > CAPACITY, `refused only when it would not fit (${outbox.bytesInUse} of ${CAPACITY} bytes held, ${i} accepted during the outage)`)
+      t.ok(i >= 5, 'several documents were accepted while CIC was down')
+      break
+    }
+    if (!(typeof accepted === 'object' && accepted !== null && 'id' in accepted)) throw accepted
+    ids.push((accepted as { id: string }).id)
+    bodies.push(late)
+    names.push(`late-${i}.edi`)
+  }
+  t.ok(outbox.bytesInUse <= CAPACITY)
+  // CIC back on the same port, with a burst limit at the outbox's per-mailbox concurrency.
+  sim = await startSimulator({ keepBodies: true, port, maxConcurrentUploads: 2 })
   sims.push(sim)
+  // Each upload answered after 40 ms: uploads sent at once overlap there.
+  sim.inject('upload', { delayMs: 40, times: 1000 })
   await until(async () => (await outbox.list('', 'delivered', { limit: 100 })).items.length === ids.length, 30_000, 'all delivered')
+  t.same(sim.requests.filter(r => r.status === 429).length, 0, 'the backlog never burst past CIC\'s limit of 2 uploads at once')
   const files = sims.flatMap(s => s.files())
   for (const [i, body] of bodies.entries()) {
-    const name = i < 12 ? `d-${i}.edi` : 'late.edi'
+    const name = names[i]!
     const copies = files.filter(f => f.requestedName === name)
     t.equal(copies.length, 1, `${name} in CIC once`)
     t.equal(copies[0]?.sha256, hex(body), `${name} with its bytes`)

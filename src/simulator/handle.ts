@@ -16,6 +16,8 @@ export interface RequestRecord {
   at: number
   /** The fault applied to this call, if any. */
   fault?: Fault
+  /** The status answered, once the answer is sent (none for a dropped connection). */
+  status?: number
 }
 
 export interface MailboxInfo {

@@ -200,7 +200,9 @@ class CicSimulator implements Simulator {
     const route = matchRoute(method, path)
     const operation = 'operation' in route ? route.operation : undefined
     const fault = operation && this.#ctx.faults.take(operation)
-    this.#record({ operation: operation ?? 'unknown', method, path: url, headers: { ...req.headers }, at: Date.now(), ...(fault ? { fault } : {}) })
+    const record: RequestRecord = { operation: operation ?? 'unknown', method, path: url, headers: { ...req.headers }, at: Date.now(), ...(fault ? { fault } : {}) }
+    this.#record(record)
+    res.once('finish', () => { record.status = res.statusCode })
     const ex = new Exchange(req, res, operation, fault, this.#ctx.signal)
 
     if (!('operation' in route)) {

@@ -287,5 +287,6 @@ t.test('maxConcurrentUploads: a burst beyond it gets 429 + Retry-After, nothing 
   release()
   t.same([(await first).status, (await second).status], [201, 201])
   t.same(sim.files().map(f => f.name).sort(), ['a.edi', 'b.edi'], 'the refused upload stored nothing')
+  t.same(sim.requests.filter(r => r.operation === 'upload').map(r => r.status), [201, 201, 429], 'each request records the status it was answered')
   t.equal((await upload(sim, token, uploadId, 'attachment;filename=c.edi', 'third')).status, 201, 'accepted once a slot is free')
 })
