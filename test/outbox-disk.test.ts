@@ -9,7 +9,9 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { OutboxStorageError } from '../src/delivery/outbox/index.js'
 import { startSimulator } from '../src/simulator/index.js'
+import { postDocument } from './helpers/http.js'
 import { doc, openOutbox, until } from './helpers/outbox.js'
+import { startStack } from './helpers/stack.js'
 
 const hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
@@ -62,4 +64,26 @@ t.test('ENOSPC while storing: OutboxStorageError, the partial files removed (the
   outbox.start()
   await until(async () => (await outbox.get(kept.id, ''))?.state === 'delivered' && (await outbox.get(after.id, ''))?.state === 'delivered', 10_000, 'delivered')
   t.same(sim.files().map(f => [f.name, f.sha256]).sort(), [['after.edi', hex(second)], ['kept.edi', hex(first)]])
+})
+
+t.test('over HTTP: a disk that refuses the document answers 503 outbox-unavailable, delivered: no, with Retry-After; the documents kept before are delivered', { skip }, async t => {
+  const disk = await smallDisk()
+  if (disk === undefined) return t.fail('the second tmpfs could not be mounted')
+  t.teardown(async () => {
+    try { execFileSync('umount', [disk], { stdio: 'ignore' }) } catch {}
+    await rm(disk, { recursive: true, force: true })
+  })
+  // Capacity far above the disk: the disk, not the capacity check, refuses.
+  const stack = await startStack(t, { env: { OUTBOX_DIR: join(disk, 'outbox'), OUTBOX_MAX_BYTES: String(64 * 1024 * 1024) } })
+  const first = Buffer.alloc(300 * 1024, 1)
+  const kept = await postDocument(stack.url, 'kept.edi', first, { prefer: 'respond-async' })
+  t.equal(kept.status, 202)
+  const refused = await postDocument(stack.url, 'big.edi', Buffer.alloc(2 * 1024 * 1024, 2), { prefer: 'respond-async' })
+  t.equal(refused.status, 503)
+  t.match(refused.headers['content-type'], /^application\/problem\+json/)
+  t.ok(Number(refused.headers['retry-after']) > 0)
+  t.match(refused.json(), { type: 'urn:cic-gateway:problem:outbox-unavailable', delivered: 'no' })
+  t.notMatch(JSON.stringify(refused.json()), /ENOSPC|\/tmp\//, 'no file-system detail or path in the answer')
+  await until(() => stack.sim.files().some(f => f.name === 'kept.edi'), 10_000, 'the kept document delivered')
+  t.same(stack.sim.files().map(f => [f.name, f.sha256]), [['kept.edi', hex(first)]], 'the refused one never reached CIC')
 })

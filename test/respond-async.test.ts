@@ -1,7 +1,7 @@
 // Prefer: respond-async (RFC 7240) on the document routes: 202 once the document is kept in
 // the outbox, delivered later exactly once; an Idempotency-Key repeat gets the same delivery.
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -64,4 +64,23 @@ t.test('without an outbox the preference is ignored: the document is delivered s
   t.equal(res.status, 201)
   t.equal(res.headers['preference-applied'], undefined)
   t.ok(stack.sim.files().some(f => f.name === 'sync.edi'))
+})
+
+t.test('a full outbox answers 503 outbox-full with Retry-After, delivered: no; nothing is kept, and a document that fits is still accepted', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'cic-gateway-async-full-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  // CIC refuses every upload for now, so what is accepted stays in the outbox.
+  const stack = await startStack(t, { env: { OUTBOX_DIR: join(dir, 'outbox'), OUTBOX_MAX_BYTES: '1000' } })
+  stack.sim.inject('upload', { status: 503, times: 1000, headers: { 'retry-after': '60' } })
+  const first = await postDocument(stack.url, 'first.edi', 'x'.repeat(600), ASYNC)
+  t.equal(first.status, 202)
+  const full = await postDocument(stack.url, 'second.edi', 'y'.repeat(600), ASYNC)
+  t.equal(full.status, 503)
+  t.match(full.headers['content-type'], /^application\/problem\+json/)
+  t.ok(Number(full.headers['retry-after']) > 0, 'Retry-After tells the caller when to resend')
+  t.match(full.json(), { type: 'urn:cic-gateway:problem:outbox-full', status: 503, delivered: 'no' })
+  t.same((await readdir(join(dir, 'outbox', 'queue'))).sort(), [String(first.json().id), `${String(first.json().id)}.json`].sort(), 'only the first document is kept')
+  t.same(await readdir(join(dir, 'outbox', 'tmp')), [])
+  const small = await postDocument(stack.url, 'small.edi', 'z'.repeat(300), ASYNC)
+  t.equal(small.status, 202, 'a document that fits the remaining room is accepted')
 })
