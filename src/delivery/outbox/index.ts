@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { BodyTooLargeError } from '../body.js'
 import { OutboxLock } from './lock.js'
-import { OutboxStore, ID_PATTERN, type StoredRecord } from './store.js'
+import { OutboxStore, ID_PATTERN, type Recovered, type StoredRecord } from './store.js'
 import { ageStart, OutboxWorker, type Entry } from './worker.js'
 import {
   OutboxClosedError,
@@ -72,15 +72,15 @@ export class Outbox {
     // Before anything is read: another live gateway on this directory is an error (OutboxLockedError).
     const lock = await OutboxLock.acquire(opts.dir, opts.logger, opts.lock)
     const store = new OutboxStore(opts.dir)
-    let found
+    const now = Date.now()
+    let found: Recovered
     try {
       await store.init()
-      found = await store.recover(opts.keepSettledMs ?? 7 * DAY_MS, Date.now())
+      found = await store.recover(opts.keepSettledMs ?? 7 * DAY_MS, now)
     } catch (err) {
       await lock.release()
       throw err
     }
-    const now = Date.now()
     const outbox = new Outbox(opts, store, lock, found.report)
     for (const record of found.settled) outbox.index(record, false)
     const reconcileAt = new Date(now + (opts.reconcileDelayMs ?? 2000)).toISOString()
